@@ -1,0 +1,29 @@
+"""A job's identity is its arguments (as in DomainBed): the same config always maps to the same folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+# Config sections that change what a job computes; logging, paths, launcher and resume switches don't.
+IDENTITY_KEYS = ("dataset", "model", "optim", "trainer", "norm", "seed", "eval")
+
+
+def identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: cfg.get(key) for key in IDENTITY_KEYS}
+
+
+def identity_hash(cfg: Mapping[str, Any]) -> str:
+    blob = json.dumps(identity(cfg), sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def job_name(cfg: Mapping[str, Any]) -> str:
+    return f"{cfg['dataset']['name']}/{cfg['norm']['name']}/seed{cfg['seed']}"
+
+
+def job_dir(cfg: Mapping[str, Any], output_root: Path) -> Path:
+    """output/jobs/<dataset>/<norm>/seed<seed>-<hash of everything else that matters>."""
+    return Path(output_root) / "jobs" / cfg["dataset"]["name"] / cfg["norm"]["name"] / f"seed{cfg['seed']}-{identity_hash(cfg)}"

@@ -1,0 +1,177 @@
+"""One job end to end: prepare data, train with fairseq (resuming if interrupted), evaluate, record."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from normlab.runner import fairseq_run
+from normlab.runner.history import EpochHistory
+from normlab.runner.identity import job_dir, job_name
+from normlab.runner.result import RESULT, read_result, write_json_atomic
+from normlab.runner.wandb_run import wandb_run
+
+log = logging.getLogger("normlab")
+
+CHECKPOINTS = "checkpoints"
+HISTORY = "history.json"
+
+
+class JobConfigError(ValueError):
+    """A job's configuration cannot run; the message is one line saying what to change."""
+
+
+def norm_argv(norm: Mapping[str, Any]) -> list[str]:
+    argv = ["--norm", norm["name"], "--norm-scope", norm.get("scope", "all")]
+    if norm.get("scale") is not None:
+        argv += ["--adanorm-scale", str(norm["scale"])]
+    if norm.get("k") is not None:
+        argv += ["--adanorm-k", str(norm["k"])]
+    return argv
+
+
+def check_norm(norm: Mapping[str, Any]) -> None:
+    from normlab.norms import NormConfigError, build_norm
+    from normlab.plugin.norm_args import NORM_SCOPES
+
+    options = {k: norm[k] for k in ("scale", "k") if norm.get(k) is not None}
+    try:
+        build_norm(norm["name"], 8, **options)
+    except NormConfigError as err:
+        raise JobConfigError(f"norm: {err}") from None
+    if norm.get("scope", "all") not in NORM_SCOPES:
+        raise JobConfigError(f"norm.scope={norm.get('scope')!r} is not one of: {', '.join(NORM_SCOPES)}")
+
+
+def _device_argv() -> list[str]:
+    import torch
+
+    return [] if torch.cuda.is_available() else ["--cpu"]
+
+
+def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path) -> list[str]:
+    return [
+        *task_argv,
+        *fairseq_run.to_argv(cfg["model"]),
+        *norm_argv(cfg["norm"]),
+        *fairseq_run.to_argv(cfg["optim"]),
+        *fairseq_run.to_argv(cfg["trainer"]),
+        "--seed", str(cfg["seed"]), "--save-dir", str(save_dir),
+        "--log-format", "simple", "--no-progress-bar", *_device_argv(),
+    ]
+
+
+def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
+    """Run the job `cfg` (a resolved config as plain containers); returns its result.json content."""
+    from normlab.families import get_family
+
+    root = job_dir(cfg, Path(cfg["paths"]["output"]))
+    name = job_name(cfg)
+    previous = read_result(root)
+    if previous and not cfg.get("force", False):
+        if previous["status"] != "failed":
+            say(f"skip {name}: already {previous['status']} ({root / RESULT})")
+            return previous
+        if not cfg.get("retry_failed", False):
+            say(f"skip {name}: failed before ({previous.get('error', '?')}); pass retry_failed=true to run it again")
+            return previous
+
+    check_norm(cfg["norm"])
+    family = get_family(cfg["dataset"]["family"])
+    root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(root / "config.json", cfg)
+    resuming = (root / CHECKPOINTS / "checkpoint_last.pt").exists()
+    say(f"{'resume' if resuming else 'start'} {name} in {root}")
+
+    rows = (read_json(root / HISTORY) or []) if resuming else []
+    result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
+              "status": "failed", "metric": {"name": family.metric.name, "value": None,
+                                             "higher_is_better": family.metric.higher_is_better},
+              "metrics": {}, "train_loss": None, "valid_loss": None, "history": rows,
+              "job_dir": str(root), "config": cfg}
+
+    file_log = logging.FileHandler(root / "train.log")
+    file_log.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
+    logging.getLogger().addHandler(file_log)
+    with wandb_run(cfg.get("logger"), root, name=name, group=cfg.get("group", "default"),
+                   job_type=cfg["norm"]["name"], config=cfg) as run:
+        def on_epoch(row: dict) -> None:
+            write_json_atomic(root / HISTORY, history.rows)
+            run.log({"epoch": row["epoch"], "train_loss": row["train_loss"], "valid_loss": row["valid_loss"]},
+                    step=row["num_updates"])
+
+        try:
+            prepared = family.prepare(cfg["dataset"], log=say)
+            argv = train_argv(cfg, family.task_args(cfg["dataset"], prepared), root / CHECKPOINTS)
+            with EpochHistory(rows, on_row=on_epoch) as history:
+                try:
+                    fairseq_run.train(argv)
+                    diverged = history.nonfinite
+                except (FloatingPointError, OverflowError) as err:  # fairseq's NaN/Inf gradient checks
+                    say(f"{name} diverged: {err}")
+                    diverged = True
+            result["history"] = history.rows
+            write_json_atomic(root / HISTORY, history.rows)
+            _summarize_losses(result)
+            if diverged:
+                result["status"] = "diverged"
+            else:
+                scores = family.evaluate(cfg["dataset"], prepared, root / CHECKPOINTS / "checkpoint_best.pt",
+                                         root, dict(cfg.get("eval") or {}))
+                result["metrics"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+                result["metrics_info"] = {k: v for k, v in scores.items() if not isinstance(v, (int, float))}
+                result["metric"]["value"] = result["metrics"].get(family.metric.name)
+                result["status"] = "done"
+        except Exception as err:  # a failing job is recorded, never allowed to stop a sweep
+            result["error"] = f"{type(err).__name__}: {err}"
+            (root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+            say(f"{name} failed: {result['error']} (traceback in {root / 'error.txt'})")
+        finally:
+            logging.getLogger().removeHandler(file_log)
+            file_log.close()
+        write_json_atomic(root / RESULT, result)
+        run.summary_update({"status": result["status"], **result["metrics"],
+                            "final_train_loss": result["train_loss"], "best_valid_loss": result["valid_loss"]})
+    value = result["metric"]["value"]
+    say(f"{result['status']} {name}: {family.metric.name} = {value if value is not None else '-'} ({root / RESULT})")
+    return result
+
+
+def _summarize_losses(result: dict) -> None:
+    rows = result["history"]
+    train = [r["train_loss"] for r in rows if r.get("train_loss") is not None]
+    valid = [r["valid_loss"] for r in rows if r.get("valid_loss") is not None and math.isfinite(r["valid_loss"])]
+    result["train_loss"] = train[-1] if train else None
+    result["valid_loss"] = min(valid) if valid else None
+
+
+def apply_debug(cfg: dict) -> dict:
+    """With debug.smoke, merge the dataset family's smoke recipe (cfg["smoke"]) over the job's sections."""
+    if (cfg.get("debug") or {}).get("smoke"):
+        for section, delta in (cfg.get("smoke") or {}).items():
+            cfg[section] = _deep_merge(cfg.get(section) or {}, delta)
+    return cfg
+
+
+def _deep_merge(base: dict, delta: dict) -> dict:
+    merged = dict(base)
+    for key, value in delta.items():
+        merged[key] = _deep_merge(merged.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged
+
+
+def read_json(path: Path):
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def export_paths(paths: Mapping[str, Any]) -> None:
+    """Make the config's paths the ones every module sees (data preparation reads normlab.paths)."""
+    for key, var in (("raw", "NORMLAB_RAW_DIR"), ("data", "NORMLAB_DATA_DIR"), ("output", "NORMLAB_OUTPUT")):
+        if paths.get(key):
+            os.environ[var] = str(paths[key])

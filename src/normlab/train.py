@@ -1,0 +1,42 @@
+"""normlab-train: one job (dataset × model × norm × seed) end to end; with -m, a sweep of them.
+
+    normlab-train dataset=iwslt14_de_en_sample norm=adanorm seed=2
+    normlab-train -m norm=layernorm,layernorm_simple,adanorm debug=smoke
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from normlab.config import CONF_DIR, register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def _main(cfg: DictConfig) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from normlab.runner.job import JobConfigError, apply_debug, export_paths, run_job
+
+    resolved = apply_debug(OmegaConf.to_container(cfg, resolve=True))
+    export_paths(resolved["paths"])
+    try:
+        result = run_job(resolved)
+    except JobConfigError as err:
+        sys.exit(f"normlab-train: {err}")
+    if result["status"] == "failed" and HydraConfig.get().mode != RunMode.MULTIRUN:
+        sys.exit(1)  # a sweep goes on past a failed job; a single run says it failed
+    return result
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()
