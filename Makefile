@@ -17,8 +17,9 @@ $(STAMP): requirements.lock requirements-fairseq.txt pyproject.toml scripts/inst
 	bash scripts/install.sh $(VPY)
 	@touch $@
 
+# Jobs go to ./outputs unless NORMLAB_OUTPUT says otherwise.
 demo: $(STAMP)
-	$(VPY) -m normlab.demo
+	NORMLAB_OUTPUT=$${NORMLAB_OUTPUT:-$(CURDIR)/outputs} $(VPY) -m normlab.demo
 
 test: $(STAMP)
 	$(VPY) -m pytest -q -m "not slow"

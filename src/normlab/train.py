@@ -23,7 +23,7 @@ def _main(cfg: DictConfig) -> dict:
 
     from normlab.runner.job import JobConfigError, apply_debug, export_paths, run_job
 
-    resolved = apply_debug(OmegaConf.to_container(cfg, resolve=True))
+    resolved = apply_debug(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().overrides.task)
     export_paths(resolved["paths"])
     try:
         result = run_job(resolved)

@@ -35,6 +35,7 @@ class TranslationFamily:
         out_dir = job_dir / "generate"
         args = [*self.task_args(spec, prepared), "--path", str(checkpoint), "--gen-subset", "test",
                 "--beam", str(eval_cfg.get("beam", 5)), "--lenpen", str(eval_cfg.get("lenpen", 1.0)),
+                "--max-len-a", str(eval_cfg.get("max_len_a", 0)), "--max-len-b", str(eval_cfg.get("max_len_b", 200)),
                 "--batch-size", str(eval_cfg.get("batch_size", 128)), "--num-workers", "0",
                 "--results-path", str(out_dir), "--scoring", "bleu"]
         if prepared.extra.get("bpe"):

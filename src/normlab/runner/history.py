@@ -60,8 +60,16 @@ class EpochHistory(logging.Handler):
                 self.on_row(dict(row))
 
     def __enter__(self):
-        logging.getLogger(PROGRESS_LOGGER).addHandler(self)
+        logger = logging.getLogger(PROGRESS_LOGGER)
+        # fairseq relies on logging.basicConfig(level=INFO), which does nothing when the host
+        # (pytest, a notebook) configured logging first; the epoch summaries are INFO records.
+        self._saved_level = logger.level
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        logger.addHandler(self)
         return self
 
     def __exit__(self, *exc):
-        logging.getLogger(PROGRESS_LOGGER).removeHandler(self)
+        logger = logging.getLogger(PROGRESS_LOGGER)
+        logger.removeHandler(self)
+        logger.setLevel(self._saved_level)

@@ -7,7 +7,7 @@ import math
 import os
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from normlab.runner import fairseq_run
 from normlab.runner.history import EpochHistory
@@ -16,6 +16,17 @@ from normlab.runner.result import RESULT, read_result, write_json_atomic
 from normlab.runner.wandb_run import wandb_run
 
 log = logging.getLogger("normlab")
+
+
+class _NoConfigDump(logging.Filter):
+    # fairseq logs its whole resolved config (thousands of characters) at the start of train and
+    # generate; the job's config.json already holds ours.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("{'_name'")
+
+
+for _name in ("fairseq_cli.train", "fairseq_cli.generate"):
+    logging.getLogger(_name).addFilter(_NoConfigDump())
 
 CHECKPOINTS = "checkpoints"
 HISTORY = "history.json"
@@ -111,8 +122,10 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
                 try:
                     fairseq_run.train(argv)
                     diverged = history.nonfinite
-                except (FloatingPointError, OverflowError) as err:  # fairseq's NaN/Inf gradient checks
-                    say(f"{name} diverged: {err}")
+                except Exception as err:
+                    if _divergence(err) is None:
+                        raise
+                    say(f"{name} diverged: {_divergence(err)}")
                     diverged = True
             result["history"] = history.rows
             write_json_atomic(root / HISTORY, history.rows)
@@ -141,6 +154,16 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
     return result
 
 
+def _divergence(err: BaseException | None) -> BaseException | None:
+    """fairseq's NaN/Inf checks raise FloatingPointError (OverflowError for fp16); its NanDetector
+    then re-runs the step and may itself fail, so look along the chain of exceptions."""
+    while err is not None:
+        if isinstance(err, (FloatingPointError, OverflowError)):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _summarize_losses(result: dict) -> None:
     rows = result["history"]
     train = [r["train_loss"] for r in rows if r.get("train_loss") is not None]
@@ -149,12 +172,29 @@ def _summarize_losses(result: dict) -> None:
     result["valid_loss"] = min(valid) if valid else None
 
 
-def apply_debug(cfg: dict) -> dict:
-    """With debug.smoke, merge the dataset family's smoke recipe (cfg["smoke"]) over the job's sections."""
-    if (cfg.get("debug") or {}).get("smoke"):
-        for section, delta in (cfg.get("smoke") or {}).items():
-            cfg[section] = _deep_merge(cfg.get(section) or {}, delta)
-    return cfg
+def apply_debug(cfg: dict, overrides: Sequence[str] = ()) -> dict:
+    """With debug.smoke, merge the dataset family's smoke recipe (cfg["smoke"]) over the job's sections.
+
+    The recipe depends on the dataset's family, which Hydra's defaults list cannot select on, so it is
+    merged here; the command-line `overrides` are applied again afterwards, so they still win.
+    """
+    if not (cfg.get("debug") or {}).get("smoke"):
+        return cfg
+    for section, delta in (cfg.get("smoke") or {}).items():
+        cfg[section] = _deep_merge(cfg.get(section) or {}, delta)
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from normlab.config import CONF_DIR
+
+    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    conf = OmegaConf.create(cfg)
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if override.is_delete() or key in groups or key.startswith("hydra"):
+            continue
+        OmegaConf.update(conf, key, override.value(), merge=True, force_add=True)
+    return OmegaConf.to_container(conf, resolve=True)
 
 
 def _deep_merge(base: dict, delta: dict) -> dict:

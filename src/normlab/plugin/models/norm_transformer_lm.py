@@ -41,7 +41,7 @@ class NormTransformerLanguageModel(TransformerLanguageModel):
 
 @register_model_architecture("norm_transformer_lm", "norm_transformer_lm")
 def norm_transformer_lm(args):
-    base_lm_architecture(args)
+    base_lm_architecture(args)  # note: fairseq forces pre-norm here ("not stable without this")
     check_norm_args(args)
 
 
@@ -57,4 +57,7 @@ def norm_transformer_lm_enwik8(args):
         args.dropout = 0.1
     if getattr(args, "share_decoder_input_output_embed", None) is None:
         args.share_decoder_input_output_embed = True
+    # Post-norm unless --decoder-normalize-before is given; fairseq's base LM arch would force pre-norm.
+    pre_norm = bool(getattr(args, "decoder_normalize_before", False))
     norm_transformer_lm(args)
+    args.decoder_normalize_before = pre_norm

@@ -1,0 +1,22 @@
+"""Compose normlab-train's config outside the Hydra app (for the demo, reports and tests)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from omegaconf import OmegaConf
+
+from normlab.config import CONF_DIR, register_resolvers
+
+
+def compose(overrides: Sequence[str] = ()) -> dict:
+    """The resolved job config normlab-train would run for these overrides (debug recipes applied)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from normlab.runner.job import apply_debug
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name="train", overrides=list(overrides))
+    return apply_debug(OmegaConf.to_container(cfg, resolve=True), overrides)

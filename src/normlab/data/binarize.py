@@ -1,0 +1,61 @@
+"""fairseq-preprocess --joined-dictionary, run in-process (as the paper's pre.sh does on the command line)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+
+def binarize_translation(
+    text_dir: Path,
+    out_dir: Path,
+    source_lang: str,
+    target_lang: str,
+    splits: Sequence[str] = ("train", "valid", "test"),
+    *,
+    srcdict: Path | None = None,
+    threshold: int = 0,
+    workers: int = 1,
+) -> Path:
+    """Binarize TEXT_DIR/{split}.{lang} into OUT_DIR with one dictionary shared by both languages.
+
+    The dictionary is built from train (both sides) unless `srcdict` is given; dict.SRC.txt and dict.TGT.txt
+    come out identical, which --share-all-embeddings needs.
+    """
+    from fairseq import options
+    from fairseq_cli import preprocess
+
+    text_dir, out_dir = Path(text_dir), Path(out_dir)
+    prefixes = {"train": "--trainpref", "valid": "--validpref", "test": "--testpref"}
+    unknown = [s for s in splits if s not in prefixes]
+    if unknown:
+        raise ValueError(f"unknown split(s) {unknown}; expected some of {list(prefixes)}")
+    if "train" not in splits and srcdict is None:
+        raise ValueError("without a train split, pass srcdict= to binarize against an existing dictionary")
+    for split in splits:
+        for lang in (source_lang, target_lang):
+            if not (text_dir / f"{split}.{lang}").is_file():
+                raise FileNotFoundError(text_dir / f"{split}.{lang}")
+
+    argv = ["--source-lang", source_lang, "--target-lang", target_lang, "--joined-dictionary"]
+    argv += ["--destdir", str(out_dir), "--workers", str(workers)]
+    argv += ["--thresholdsrc", str(threshold), "--thresholdtgt", str(threshold)]
+    for split in splits:
+        argv += [prefixes[split], str(text_dir / split)]
+    if srcdict is not None:
+        argv += ["--srcdict", str(srcdict)]
+    args = options.get_preprocessing_parser().parse_args(argv)
+
+    # preprocess.main adds a FileHandler to its module logger on every call and never removes it, so later
+    # calls would keep writing into (and holding open) the preprocess.log of earlier, finished folders.
+    logger = logging.getLogger("fairseq_cli.preprocess")
+    before = list(logger.handlers)
+    try:
+        preprocess.main(args)
+    finally:
+        for handler in logger.handlers[:]:
+            if handler not in before:
+                logger.removeHandler(handler)
+                handler.close()
+    return out_dir

@@ -1,0 +1,63 @@
+"""The paper's non-BLEU scores as pure functions: bits per character, accuracy, unlabeled attachment score."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+# Chen & Manning (2014) and the usual PTB evaluation skip tokens whose gold POS is punctuation.
+PTB_PUNCT_TAGS = frozenset({"``", "''", ",", ".", ":", "-LRB-", "-RRB-", "#", "$"})
+# CoNLL-U marks punctuation with UPOS; accepting it lets one function score PTB and UD files.
+UD_PUNCT_TAGS = frozenset({"PUNCT"})
+
+
+def bits_per_char(total_nll_nats: float, n_chars: int) -> float:
+    """Mean negative log-likelihood per character in bits, from a sum of natural-log losses."""
+    if n_chars <= 0:
+        raise ValueError("bits_per_char needs at least one character")
+    return total_nll_nats / n_chars / math.log(2)
+
+
+def bpc_from_base2_loss(mean_loss_base2: float) -> float:
+    """fairseq logs LM loss already in bits per token; with one token per byte that is bpc."""
+    return float(mean_loss_base2)
+
+
+def accuracy(pred: Sequence, gold: Sequence) -> float:
+    pred, gold = list(pred), list(gold)
+    if len(pred) != len(gold):
+        raise ValueError(f"accuracy: {len(pred)} predictions for {len(gold)} gold labels")
+    if not gold:
+        raise ValueError("accuracy of an empty set is undefined")
+    return sum(p == g for p, g in zip(pred, gold)) / len(gold)
+
+
+def is_punct(tag: str) -> bool:
+    return tag in PTB_PUNCT_TAGS or tag in UD_PUNCT_TAGS
+
+
+def uas(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequence[int]],
+        tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True) -> float:
+    """Unlabeled attachment score over sentences (lists of 1-based heads, 0 = root).
+
+    Punctuation is recognised by the gold POS tag (PTB tags or UPOS PUNCT), not the word form,
+    as in Chen & Manning's evaluation.
+    """
+    pred_heads, gold_heads = list(pred_heads), list(gold_heads)
+    if len(pred_heads) != len(gold_heads):
+        raise ValueError(f"uas: {len(pred_heads)} predicted sentences for {len(gold_heads)} gold")
+    if exclude_punct and tokens_or_pos is None:
+        raise ValueError("uas: exclude_punct needs the gold POS tags")
+    tags = list(tokens_or_pos) if tokens_or_pos is not None else [None] * len(gold_heads)
+    correct = total = 0
+    for pred, gold, sent_tags in zip(pred_heads, gold_heads, tags):
+        if len(pred) != len(gold):
+            raise ValueError(f"uas: sentence with {len(pred)} predicted heads for {len(gold)} tokens")
+        for i, (p, g) in enumerate(zip(pred, gold)):
+            if exclude_punct and is_punct(sent_tags[i]):
+                continue
+            total += 1
+            correct += int(p == g)
+    if total == 0:
+        raise ValueError("uas: no scorable tokens")
+    return correct / total

@@ -1,0 +1,36 @@
+import math
+
+import pytest
+
+from normlab.metrics import accuracy, bits_per_char, bpc_from_base2_loss, uas
+
+
+def test_bpc_uniform_over_bytes_is_eight_bits():
+    n = 1000
+    assert bits_per_char(n * math.log(256), n) == pytest.approx(8.0)
+    assert bpc_from_base2_loss(8.0) == 8.0
+    with pytest.raises(ValueError):
+        bits_per_char(1.0, 0)
+
+
+def test_accuracy():
+    assert accuracy([1, 0, 2, 2], [1, 1, 2, 0]) == 0.5
+    with pytest.raises(ValueError):
+        accuracy([1], [1, 2])
+
+
+def test_uas_excludes_punctuation_by_gold_tag():
+    # "John saw Mary ." : saw is root, John/Mary/period attach to saw.
+    gold = [[2, 0, 2, 2]]
+    pred = [[2, 0, 1, 3]]  # Mary wrong, period wrong
+    tags = [["NNP", "VBD", "NNP", "."]]
+    assert uas(pred, gold, tags) == pytest.approx(2 / 3)
+    assert uas(pred, gold, tags, exclude_punct=False) == pytest.approx(2 / 4)
+    assert uas([[2, 0, 2, 3]], gold, [["NNP", "VBD", "NNP", "PUNCT"]]) == 1.0  # UPOS punct too
+
+
+def test_uas_checks_shapes():
+    with pytest.raises(ValueError):
+        uas([[0]], [[0, 1]], [["NN", "NN"]])
+    with pytest.raises(ValueError):
+        uas([[1]], [[1]], [["."]])  # nothing left to score
