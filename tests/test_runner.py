@@ -204,3 +204,10 @@ def test_smoke_job_on_real_sample(dataset, train, shared_data, paths, monkeypatc
     prepared = json.loads(next((paths / "data" / dataset).glob("*/meta.json")).read_text())
     assert prepared["counts"] == {"train": train, "valid": 200, "test": 100}
     assert time.time() - started < 120
+
+
+def test_custom_dataset_without_its_folder_says_what_to_pass(paths):
+    out = _cli("dataset=custom_translation", env=os.environ)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "normlab-train: this job needs dataset.raw_dir=... dataset.source_lang=... dataset.target_lang=...")

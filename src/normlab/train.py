@@ -21,15 +21,23 @@ def _main(cfg: DictConfig) -> dict:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from normlab.data_missing import DataMissingError
     from normlab.runner.job import JobConfigError, apply_debug, export_paths, run_job
 
+    sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:  # e.g. dataset=custom_translation without its folder and languages
+        sys.exit("normlab-train: this job needs " + " ".join(f"{key}=..." for key in missing))
     resolved = apply_debug(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().overrides.task)
     export_paths(resolved["paths"])
     try:
         result = run_job(resolved)
-    except JobConfigError as err:
-        sys.exit(f"normlab-train: {err}")
-    if result["status"] == "failed" and HydraConfig.get().mode != RunMode.MULTIRUN:
+    except (JobConfigError, DataMissingError) as err:
+        if not sweeping:
+            sys.exit(f"normlab-train: {err}")
+        print(f"normlab-train: {err}", file=sys.stderr)  # a sweep goes on to its other jobs
+        return None
+    if result["status"] == "failed" and not sweeping:
         sys.exit(1)  # a sweep goes on past a failed job; a single run says it failed
     return result
 

@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from normlab.data_missing import DataMissingError
 from normlab.runner import fairseq_run
 from normlab.runner.history import EpochHistory
 from normlab.runner.identity import job_dir, job_name
@@ -56,6 +57,15 @@ def check_norm(norm: Mapping[str, Any]) -> None:
         raise JobConfigError(f"norm: {err}") from None
     if norm.get("scope", "all") not in NORM_SCOPES:
         raise JobConfigError(f"norm.scope={norm.get('scope')!r} is not one of: {', '.join(NORM_SCOPES)}")
+
+
+def data_spec(dataset: Mapping[str, Any]) -> dict:
+    """What the family prepares: `dataset.recipe`, when given, names the data recipe, so that a config
+    such as quick_rt (generated data) reports under its own name rather than the paper's dataset."""
+    spec = dict(dataset)
+    if spec.get("recipe"):
+        spec["name"] = spec["recipe"]
+    return spec
 
 
 def _device_argv() -> list[str]:
@@ -116,8 +126,9 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
                     step=row["num_updates"])
 
         try:
-            prepared = family.prepare(cfg["dataset"], log=say)
-            argv = train_argv(cfg, family.task_args(cfg["dataset"], prepared), root / CHECKPOINTS)
+            spec = data_spec(cfg["dataset"])
+            prepared = family.prepare(spec, log=say)
+            argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS)
             with EpochHistory(rows, on_row=on_epoch) as history:
                 try:
                     fairseq_run.train(argv)
@@ -133,12 +144,14 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
             if diverged:
                 result["status"] = "diverged"
             else:
-                scores = family.evaluate(cfg["dataset"], prepared, root / CHECKPOINTS / "checkpoint_best.pt",
+                scores = family.evaluate(spec, prepared, root / CHECKPOINTS / "checkpoint_best.pt",
                                          root, dict(cfg.get("eval") or {}))
                 result["metrics"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
                 result["metrics_info"] = {k: v for k, v in scores.items() if not isinstance(v, (int, float))}
                 result["metric"]["value"] = result["metrics"].get(family.metric.name)
                 result["status"] = "done"
+        except DataMissingError:
+            raise  # nothing ran: not a result, the caller says what to provide
         except Exception as err:  # a failing job is recorded, never allowed to stop a sweep
             result["error"] = f"{type(err).__name__}: {err}"
             (root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
