@@ -1,52 +1,69 @@
-"""`make demo`: the paper's norms on a tiny translation model and generated data, then a table.
+"""`make demo`: the quick grid — every paper norm on a tiny generated stand-in of each of the eight
+datasets, no download, no account — then its report.
 
-Runs `normlab-train -m experiment=demo norm=...` (no download, no account: W&B stays offline)
-and prints each norm's final train loss, best valid loss and BLEU from the jobs' result.json.
+Runs `normlab-train -m experiment=quick_grid` (fairseq's own log goes to a file; progress is shown
+here), prints each job's final train loss, best valid loss and metric, and writes the report
+(tables beside the paper's numbers, the three verdicts, loss curves) with normlab-report.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from normlab.compose import compose
-from normlab.runner.identity import job_dir
 from normlab.runner.result import read_result
 
-PAPER_NORMS = ("none", "layernorm", "layernorm_simple", "detachnorm", "adanorm")
+SHOW = re.compile(r"^(sweep|\[\d+/\d+\]|start|resume|skip|done|diverged|failed|normlab-train:)|diverged:|failed:")
 
 
-def table(rows: list[dict]) -> str:
-    def fmt(x, spec=".3f"):
-        return "–" if x is None else format(x, spec)
+def _fmt(x, spec=".3f"):
+    return "–" if x is None else format(x, spec)
 
-    lines = ["| norm | status | final train loss | best valid loss | BLEU | sacreBLEU |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        m = r.get("metrics") or {}
-        lines.append(f"| {r['norm']} | {r['status']} | {fmt(r.get('train_loss'))} | {fmt(r.get('valid_loss'))} "
-                     f"| {fmt(m.get('bleu'), '.2f')} | {fmt(m.get('sacrebleu'), '.2f')} |")
+
+def table(results: list[dict]) -> str:
+    lines = ["| dataset | norm | status | final train loss | best valid loss | metric |", "|---|---|---|---|---|---|"]
+    for r in sorted(results, key=lambda r: (r["dataset"], r["norm"])):
+        metric = r["metric"]
+        arrow = "↑" if metric["higher_is_better"] else "↓"
+        lines.append(f"| {r['dataset']} | {r['norm']} | {r['status']} | {_fmt(r.get('train_loss'))} "
+                     f"| {_fmt(r.get('valid_loss'))} | {metric['name']} {arrow} {_fmt(metric['value'], '.2f')} |")
     return "\n".join(lines)
+
+
+def run_sweep(overrides: list[str], log_path: Path) -> int:
+    cmd = [str(Path(sys.executable).with_name("normlab-train")), "-m", *overrides]
+    print("$ normlab-train -m " + " ".join(overrides), flush=True)
+    print(f"  (fairseq's full log: {log_path})", flush=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log, subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            log.write(line)
+            if SHOW.search(line):
+                print("  " + line.rstrip(), flush=True)
+    return proc.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)
+    overrides = ["experiment=quick_grid", *extra]
+    cfg = compose(overrides)
+    sweep_root = Path(cfg["paths"]["output"]) / cfg["group"]
     started = time.time()
-    cmd = [str(Path(sys.executable).with_name("normlab-train")), "-m", "experiment=demo",
-           "norm=" + ",".join(PAPER_NORMS), *extra]
-    print("running: normlab-train " + " ".join(cmd[1:]), flush=True)
-    code = subprocess.call(cmd)
-    rows = []
-    for norm in PAPER_NORMS:
-        cfg = compose(["experiment=demo", f"norm={norm}", *extra])
-        result = read_result(job_dir(cfg, Path(cfg["paths"]["output"])))
-        rows.append(result or {"norm": norm, "status": "missing"})
-    print()
-    print(f"Tiny Transformer on generated translation data ({time.time() - started:.0f} s):")
-    print(table(rows))
-    print(f"\nJobs (result.json, history, checkpoints, offline W&B runs) are under {Path(cfg['paths']['output']) / 'jobs'}")
-    return code or int(any(r["status"] in ("failed", "missing") for r in rows))
+    code = run_sweep(overrides, sweep_root.parent / f"{cfg['group']}.log")
+    results = [read_result(p.parent) for p in sorted(sweep_root.glob("*/*/*/result.json"))]
+    print(f"\nQuick grid ({len(results)} jobs, {time.time() - started:.0f} s; jobs under {sweep_root}):\n")
+    print(table(results))
+    out = Path("results") / cfg["group"]
+    report = [str(Path(sys.executable).with_name("normlab-report")), str(sweep_root), "--out", str(out)]
+    if Path(report[0]).exists():
+        print()
+        code = subprocess.call(report) or code
+    return code
 
 
 if __name__ == "__main__":

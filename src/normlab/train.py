@@ -22,7 +22,9 @@ def _main(cfg: DictConfig) -> dict:
     from hydra.types import RunMode
 
     from normlab.data_missing import DataMissingError
-    from normlab.runner.job import JobConfigError, apply_debug, export_paths, run_job
+    from normlab.runner.identity import job_name
+    from normlab.runner.job import JobConfigError, apply_debug, export_paths, run_job, skip_reason
+    from normlab.sweep import write_outcome
 
     sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -30,14 +32,19 @@ def _main(cfg: DictConfig) -> dict:
         sys.exit("normlab-train: this job needs " + " ".join(f"{key}=..." for key in missing))
     resolved = apply_debug(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().overrides.task)
     export_paths(resolved["paths"])
+    name = job_name(resolved)
+    skipped = skip_reason(resolved) is not None
     try:
         result = run_job(resolved)
     except (JobConfigError, DataMissingError) as err:
         if not sweeping:
             sys.exit(f"normlab-train: {err}")
         print(f"normlab-train: {err}", file=sys.stderr)  # a sweep goes on to its other jobs
+        write_outcome(HydraConfig.get().runtime.output_dir, name, "error")
         return None
-    if result["status"] == "failed" and not sweeping:
+    if sweeping:
+        write_outcome(HydraConfig.get().runtime.output_dir, name, "skipped" if skipped else result["status"])
+    elif result["status"] == "failed":
         sys.exit(1)  # a sweep goes on past a failed job; a single run says it failed
     return result
 

@@ -25,5 +25,9 @@ def job_name(cfg: Mapping[str, Any]) -> str:
 
 
 def job_dir(cfg: Mapping[str, Any], output_root: Path) -> Path:
-    """output/jobs/<dataset>/<norm>/seed<seed>-<hash of everything else that matters>."""
-    return Path(output_root) / "jobs" / cfg["dataset"]["name"] / cfg["norm"]["name"] / f"seed{cfg['seed']}-{identity_hash(cfg)}"
+    """output/<group>/<dataset>/<norm>/seed<seed>-<hash of everything else that matters>.
+
+    Each experiment (group) keeps its own tree, which is what normlab-report reads.
+    """
+    return (Path(output_root) / cfg.get("group", "default") / cfg["dataset"]["name"] / cfg["norm"]["name"]
+            / f"seed{cfg['seed']}-{identity_hash(cfg)}")

@@ -37,6 +37,19 @@ class JobConfigError(ValueError):
     """A job's configuration cannot run; the message is one line saying what to change."""
 
 
+def skip_reason(cfg: Mapping[str, Any]) -> str | None:
+    """Why this job need not run (it has a result), or None. Diverged is a result too, as in the paper."""
+    root = job_dir(cfg, Path(cfg["paths"]["output"]))
+    previous = read_result(root)
+    if not previous or cfg.get("force", False):
+        return None
+    if previous["status"] != "failed":
+        return f"already {previous['status']} ({root / RESULT})"
+    if not cfg.get("retry_failed", False):
+        return f"failed before ({previous.get('error', '?')}); pass retry_failed=true to run it again"
+    return None
+
+
 def norm_argv(norm: Mapping[str, Any]) -> list[str]:
     argv = ["--norm", norm["name"], "--norm-scope", norm.get("scope", "all")]
     if norm.get("scale") is not None:
@@ -92,14 +105,10 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
 
     root = job_dir(cfg, Path(cfg["paths"]["output"]))
     name = job_name(cfg)
-    previous = read_result(root)
-    if previous and not cfg.get("force", False):
-        if previous["status"] != "failed":
-            say(f"skip {name}: already {previous['status']} ({root / RESULT})")
-            return previous
-        if not cfg.get("retry_failed", False):
-            say(f"skip {name}: failed before ({previous.get('error', '?')}); pass retry_failed=true to run it again")
-            return previous
+    reason = skip_reason(cfg)
+    if reason:
+        say(f"skip {name}: {reason}")
+        return read_result(root)
 
     check_norm(cfg["norm"])
     family = get_family(cfg["dataset"]["family"])
