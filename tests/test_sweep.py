@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from normlab.compose import compose
+from normlab.compose import compose, compose_many
 from normlab.config import CONF_DIR, register_resolvers
 
 TRAIN = str(Path(sys.executable).with_name("normlab-train"))
@@ -47,14 +47,11 @@ def test_experiment_composes_job_by_job(experiment, env):
     params = sweep_params(experiment)
     combos = list(itertools.product(*[[f"{k}={v}" for v in values] for k, values in params.items()]))
     assert len(combos) == EXPERIMENTS[experiment]
-    dirs = set()
     from normlab.runner.identity import job_dir
 
-    for combo in combos:
-        cfg = compose([f"experiment={experiment}", *combo])
-        assert cfg["group"] == experiment
-        dirs.add(job_dir(cfg, Path(cfg["paths"]["output"])))
-    assert len(dirs) == len(combos)  # every cell of the grid is its own job
+    cfgs = compose_many([[f"experiment={experiment}", *combo] for combo in combos])
+    assert {cfg["group"] for cfg in cfgs} == {experiment}
+    assert len({job_dir(cfg, Path(cfg["paths"]["output"])) for cfg in cfgs}) == len(combos)  # one job per cell
 
 
 def test_detach_study_deepens_encoder_and_decoder(env):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from omegaconf import OmegaConf
 
 from normlab.config import CONF_DIR, register_resolvers
 
 
-def compose(overrides: Sequence[str] = ()) -> dict:
-    """The resolved job config normlab-train would run for these overrides (debug recipes applied)."""
+def compose_many(jobs: Iterable[Sequence[str]]) -> list[dict]:
+    """The resolved job configs normlab-train would run for each list of overrides (debug recipes applied)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -18,5 +18,9 @@ def compose(overrides: Sequence[str] = ()) -> dict:
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(config_name="train", overrides=list(overrides))
-    return apply_debug(OmegaConf.to_container(cfg, resolve=True), overrides)
+        return [apply_debug(OmegaConf.to_container(hydra_compose(config_name="train", overrides=list(o)), resolve=True), o)
+                for o in jobs]
+
+
+def compose(overrides: Sequence[str] = ()) -> dict:
+    return compose_many([overrides])[0]

@@ -1,0 +1,27 @@
+"""build_norm: the one entry point that turns a norm name and options into a module."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from .config import NormConfigError
+from .modules import (AdaNorm, DetachMean, DetachNorm, DetachStd, DyT, Identity, LayerNorm,
+                      RMSNorm, SimpleLayerNorm, SimpleRMSNorm)
+
+_CLASSES = (Identity, LayerNorm, SimpleLayerNorm, DetachMean, DetachStd, DetachNorm, AdaNorm,
+            RMSNorm, SimpleRMSNorm, DyT)
+REGISTRY = {cls.name: cls for cls in _CLASSES}
+NORMS = tuple(REGISTRY)
+
+
+def build_norm(name: str, dim: int, **options) -> nn.Module:
+    """A norm over the last dim of (..., dim) inputs; raises NormConfigError on bad input."""
+    cls = REGISTRY.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise NormConfigError(f"unknown norm {name!r}; choose one of: {', '.join(NORMS)}")
+    accepted = cls.option_names()
+    for key in options:
+        if key not in accepted:
+            raise NormConfigError(f"unknown option {key!r} for norm {name!r}; accepted: "
+                                  + (", ".join(accepted) or "no options"))
+    return cls(dim, **options)
