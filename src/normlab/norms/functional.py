@@ -20,6 +20,8 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
+from . import cpu_kernels
+
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # Stand-in variance epsilon when the real eps is added to the std: keeps rstd finite for
 # constant rows (<= 1e15) while changing std by <= 1e-15, far below any accepted eps.
@@ -75,6 +77,13 @@ class NormalizeFn(torch.autograd.Function):
                 scale: float = 1.0, k: float = 0.0):
         xf = _upcast(x)
         n = xf.shape[-1]
+        ctx.kernel = n > 1 and cpu_kernels.usable(xf)
+        if ctx.kernel:  # one fused pass on CPU float32 (cpu_kernels.c)
+            xf = xf.contiguous()
+            z, stats = cpu_kernels.norm_forward(xf, eps, unbiased, eps_on_std, scale, k)
+            ctx.meta = (x.dtype, mode, scale, k, None)
+            ctx.save_for_backward(xf, stats)
+            return z if z.dtype == x.dtype else z.to(x.dtype)
         corr = math.sqrt(n / (n - 1)) if unbiased else 1.0  # std_unbiased = corr * std_biased
         zeros = xf.new_zeros(n)  # a gain/bias also selects the CPU kernel's vectorized path (~1.7x)
         if eps_on_std:
@@ -99,8 +108,11 @@ class NormalizeFn(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g):
         x_dtype, mode, scale, k, corr = ctx.meta
-        xf, mu, rstd, den = ctx.saved_tensors
         g = _upcast(g).contiguous()
+        if ctx.kernel:
+            xf, stats = ctx.saved_tensors
+            return (cpu_kernels.norm_backward(g, xf, stats, mode, scale, k).to(x_dtype),) + (None,) * 6
+        xf, mu, rstd, den = ctx.saved_tensors
         if g.numel() == 0:  # batch norm kernels divide by the channel count (SIGFPE on CPU)
             dx = g.clone()
         elif mode == DETACH_BOTH:  # d and mu constant: g / d
@@ -134,12 +146,18 @@ class RMSNormFn(torch.autograd.Function):
     def forward(ctx, x, weight, eps: float):
         xf, wf = _upcast(x), _upcast(weight)
         n = xf.shape[-1]
+        ctx.x_dtype, ctx.w_dtype = x.dtype, None if weight is None else weight.dtype
+        ctx.kernel = cpu_kernels.usable(xf) and (wf is None or wf.dtype == torch.float32)
+        if ctx.kernel:
+            xf, wf = xf.contiguous(), None if wf is None else wf.contiguous()
+            out, r = cpu_kernels.rms_forward(xf, wf, eps)
+            ctx.save_for_backward(xf, wf, r)
+            return out if out.dtype == x.dtype else out.to(x.dtype)
         norm = torch.linalg.vector_norm(xf, dim=-1, keepdim=True)
         r = norm.square_().div_(n).add_(eps).rsqrt_()
         out = xf * r
         if wf is not None:
             out.mul_(wf)
-        ctx.x_dtype, ctx.w_dtype = x.dtype, None if weight is None else weight.dtype
         ctx.save_for_backward(xf, wf, r)
         return out if out.dtype == x.dtype else out.to(x.dtype)
 
@@ -150,6 +168,9 @@ class RMSNormFn(torch.autograd.Function):
         g = _upcast(g).contiguous()
         n = xf.shape[-1]
         want_w = wf is not None and ctx.needs_input_grad[1]
+        if ctx.kernel:
+            dx, dw = cpu_kernels.rms_backward(g, xf, wf, r, want_w)
+            return dx.to(ctx.x_dtype), dw.to(ctx.w_dtype) if want_w else None, None
         # The fused LN backward with mean 0 and rstd r is RMSNorm's backward minus r*mean(g*w).
         dx, dw, _ = _native_backward(g, xf, xf.shape[-1:], torch.zeros_like(r), r, wf, None,
                                      [True, want_w, False])
@@ -166,9 +187,13 @@ class DyTFn(torch.autograd.Function):
     def forward(ctx, x, alpha, weight, bias):
         xf, af, wf, bf = (_upcast(t) for t in (x, alpha, weight, bias))
         xf = xf.contiguous()  # the backward works on flat (rows, dim) views
-        t = torch.mul(xf, af).tanh_()
-        out = torch.addcmul(bf, t, wf)
         ctx.dtypes = (x.dtype, alpha.dtype, weight.dtype, bias.dtype)
+        ctx.kernel = cpu_kernels.usable(xf) and all(p.dtype == torch.float32 for p in (af, wf, bf))
+        if ctx.kernel:
+            out, t = cpu_kernels.dyt_forward(xf, af.item(), wf.contiguous(), bf.contiguous())
+        else:
+            t = torch.mul(xf, af).tanh_()
+            out = torch.addcmul(bf, t, wf)
         ctx.save_for_backward(xf, t, af, wf)
         return out if out.dtype == x.dtype else out.to(x.dtype)
 
@@ -177,6 +202,11 @@ class DyTFn(torch.autograd.Function):
     def backward(ctx, g):
         xf, t, af, wf = ctx.saved_tensors
         n = xf.shape[-1]
+        if ctx.kernel:
+            dx, dalpha, dweight, dbias = cpu_kernels.dyt_backward(_upcast(g).contiguous(), xf, t, af.item(),
+                                                                  wf.contiguous())
+            grads = (dx.view(g.shape), dalpha.reshape(af.shape), dweight, dbias)
+            return tuple(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes))
         g2, t2 = _upcast(g).contiguous().view(-1, n), t.view(-1, n)
         ones = g2.new_ones(g2.shape[0])  # column sums as BLAS matrix-vector products
         dbias = ones @ g2
