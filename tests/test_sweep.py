@@ -55,7 +55,7 @@ def test_experiment_composes_job_by_job(experiment, env):
 
 
 def test_detach_study_deepens_encoder_and_decoder(env):
-    cfg = compose(["experiment=detach_study", "+model.encoder_layers=18", "norm=detach_std", "dataset=iwslt15_en_vi"])
+    cfg = compose(["experiment=detach_study", "model.encoder_layers=18", "norm=detach_std", "dataset=iwslt15_en_vi"])
     assert cfg["model"]["encoder_layers"] == cfg["model"]["decoder_layers"] == 18
 
 

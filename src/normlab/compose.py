@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from normlab.config import CONF_DIR, register_resolvers
 
@@ -13,13 +13,20 @@ def compose_many(jobs: Iterable[Sequence[str]]) -> list[dict]:
     """The resolved job configs normlab-train would run for each list of overrides (debug recipes applied)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
 
     from normlab.runner.job import apply_debug
 
     register_resolvers()
+    resolved = []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return [apply_debug(OmegaConf.to_container(hydra_compose(config_name="train", overrides=list(o)), resolve=True), o)
-                for o in jobs]
+        for overrides in jobs:
+            cfg = hydra_compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+            HydraConfig.instance().set_config(cfg)  # so that ${hydra:...} resolves as in the app
+            with open_dict(cfg):
+                del cfg["hydra"]
+            resolved.append(apply_debug(OmegaConf.to_container(cfg, resolve=True), overrides))
+    return resolved
 
 
 def compose(overrides: Sequence[str] = ()) -> dict:
