@@ -1,0 +1,120 @@
+"""normlab-report DIR [DIR ...] [--out results/NAME]: tables, verdicts and figures from result.json files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from normlab.report import tables as tab
+from normlab.report import verdicts as ver
+from normlab.report.collect import STATUSES, CollectError, load_jobs, load_paper
+from normlab.report.stats import LEVEL, N_BOOT, REL_TOL, SEED, group_cells
+
+REPORT = "report.md"
+
+
+@dataclass
+class Written:
+    report: Path
+    counts: Counter
+    dirs: list[Path]
+    problems: list[str]
+
+    @property
+    def summary(self) -> str:
+        n = sum(self.counts.values())
+        parts = ", ".join(f"{self.counts[s]} {s}" for s in STATUSES)
+        return f"read {n} result{'s' * (n != 1)} ({parts}) from {len(self.dirs)} dir{'s' * (len(self.dirs) != 1)}"
+
+    @property
+    def line(self) -> str:
+        return f"{self.summary} → {self.report}"
+
+
+def write_report(dirs: Sequence[Path], out: Path, figures: bool = True, rel_tol: float = REL_TOL) -> Written:
+    """Read every result.json below `dirs` and write report.md, tables/ and figures/ into `out`."""
+    dirs = [Path(d) for d in dirs]
+    jobs, problems = load_jobs(dirs)
+    data, paper = group_cells(jobs), load_paper()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tables").mkdir(exist_ok=True)
+
+    tables = tab.build_tables(data, paper)
+    for t in tables:
+        for ext, render in (("md", tab.to_markdown), ("csv", tab.to_csv), ("tex", tab.to_latex)):
+            (out / "tables" / f"{t.key}.{ext}").write_text(render(t), encoding="utf-8")
+    verdicts = ver.build_verdicts(data, paper, rel_tol)
+    (out / "tables" / "verdicts.csv").write_text(ver.to_csv(verdicts), encoding="utf-8")
+    pngs = {}
+    if figures:
+        from normlab.report.figures import write_figures  # matplotlib only when figures are wanted
+
+        pngs = write_figures(data, paper, out)
+
+    counts = Counter({s: 0 for s in STATUSES})
+    counts.update(j.status for j in jobs)
+    written = Written(out / REPORT, counts, dirs, problems)
+    md = _report_md(written, jobs, tables, verdicts, pngs, out, rel_tol)
+    (out / REPORT).write_text(md, encoding="utf-8")
+    return written
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path, rel_tol: float) -> str:
+    groups = sorted({str(j.config.get("group")) for j in jobs if j.config.get("group") is not None})
+    lines = ["# normlab report: Understanding and Improving Layer Normalization (Xu et al., NeurIPS 2019)", "",
+             f"{w.summary.capitalize()}: " + ", ".join(f"`{d}`" for d in w.dirs) + ".", ""]
+    if groups:
+        lines += [f"Sweeps (config `group`): {', '.join(groups)}.", ""]
+    if w.problems:
+        lines += [f"{len(w.problems)} file(s) not used:", ""] + [f"- {p}" for p in w.problems] + [""]
+    lines += [f"Statistics: mean over seeds and a {LEVEL:.0%} percentile bootstrap CI of the mean "
+              f"({N_BOOT:,} resamples, seed {SEED}); rows are variants: the norm name plus any option that "
+              "differs from its default. Verdicts use the default-option runs. "
+              f"≈ means: both diverged, or 95% CIs overlap (≥ 2 seeds each), or |Δ| ≤ {rel_tol:.0%} of the score.",
+              "", "## Verdicts on the paper's claims", "", ver.to_markdown(verdicts), "## Tables", ""]
+    for t in tables:
+        links = ", ".join(f"[{ext.upper() if ext != 'tex' else 'LaTeX'}](tables/{t.key}.{ext})" for ext in ("csv", "tex"))
+        lines += [tab.to_markdown(t), f"Files: {links}.", ""]
+    lines += ["## Figures", ""]
+    if not pngs:
+        lines += ["(figures not written)", ""]
+    for name, paths in pngs.items():
+        lines += [f"### {name}", ""] + [f"![{p.stem}]({_rel(p, out)})" for p in paths] + [""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="normlab-report",
+        description="Rebuild the paper's tables, check its claims and plot losses from the result.json "
+                    "files below DIR (never W&B).")
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="output folder(s) of normlab-train (holding jobs/)")
+    parser.add_argument("--out", metavar="PATH", help="where to write (e.g. results/NAME, relative to the current "
+                                                      "folder); default: the first DIR")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--tolerance", type=float, default=REL_TOL,
+                        help=f"relative tolerance of ≈ in the verdicts (default {REL_TOL})")
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else Path(args.dirs[0])
+    try:
+        written = write_report(args.dirs, out, figures=not args.no_figures, rel_tol=args.tolerance)
+    except CollectError as err:
+        print(f"normlab-report: error: {err}", file=sys.stderr)
+        return 2
+    for problem in written.problems:
+        print(f"normlab-report: warning: {problem}", file=sys.stderr)
+    print(written.line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

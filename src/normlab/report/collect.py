@@ -1,0 +1,227 @@
+"""Find and load every result.json below some folders (never W&B), and name each job's variant."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+RESULT = "result.json"
+STATUSES = ("done", "diverged", "failed")
+# The paper's dataset order (its tables' columns), then anything else alphabetically.
+PAPER_DATASETS = ("wmt14_en_de", "iwslt14_de_en", "iwslt15_en_vi", "enwik8", "rt", "sst5", "mnist", "ptb")
+NORMS = ("none", "layernorm", "layernorm_simple", "detach_mean", "detach_std", "detachnorm", "adanorm",
+         "rmsnorm", "rmsnorm_simple", "dyt")
+SAMPLE_SUFFIX = "_sample"
+# quick_<dataset>: the generated stand-ins of the quick grid (conf/dataset/quick_*.yaml).
+QUICK_PREFIX = "quick_"
+# Defaults of conf/norm/*.yaml (tests/test_report.py checks they agree); the package cannot read
+# conf/ once installed, and a label must not change when someone edits a default later.
+SCOPE_DEFAULT = "all"
+NORM_DEFAULTS: dict[str, dict[str, Any]] = {"adanorm": {"scale": 2.0, "k": 0.1}}
+# Config sections that change what a job computes (normlab.runner.identity.IDENTITY_KEYS, minus the
+# norm, which gets its own label, and the seed, which the statistics average over).
+LABEL_SECTIONS = ("dataset", "model", "optim", "trainer", "eval")
+
+
+class CollectError(ValueError):
+    """A folder to read is missing or holds no result.json; the message is one line saying what to pass."""
+
+
+@dataclass
+class Job:
+    dataset: str
+    norm: str
+    seed: Any
+    status: str
+    metric: str
+    value: float | None
+    higher_is_better: bool
+    train_loss: float | None
+    valid_loss: float | None
+    history: list[dict]
+    config: dict
+    path: Path
+    label: str = ""
+    options: dict = field(default_factory=dict)  # what makes this job's variant differ from the defaults
+
+    @property
+    def default_variant(self) -> bool:
+        return not self.options
+
+
+def canonical(dataset: str) -> str:
+    """The paper dataset a `_sample` dataset was drawn from, or a `quick_` one stands in for (itself otherwise)."""
+    if dataset.endswith(SAMPLE_SUFFIX):
+        return dataset[: -len(SAMPLE_SUFFIX)]
+    if dataset.startswith(QUICK_PREFIX):
+        return dataset[len(QUICK_PREFIX):]
+    return dataset
+
+
+def dataset_key(dataset: str) -> tuple:
+    base = canonical(dataset)
+    if base in PAPER_DATASETS:
+        return (0, PAPER_DATASETS.index(base), dataset != base, dataset)
+    return (1, 0, False, dataset)
+
+
+def norm_key(norm: str) -> tuple:
+    return (NORMS.index(norm), norm) if norm in NORMS else (len(NORMS), norm)
+
+
+def variant_key(job_or_label) -> tuple:
+    """Rows: norm order, the default variant first, then the labels alphabetically."""
+    if isinstance(job_or_label, Job):
+        return (*norm_key(job_or_label.norm), not job_or_label.default_variant, job_or_label.label)
+    norm = job_or_label.split(" ", 1)[0]
+    return (*norm_key(norm), job_or_label != norm, job_or_label)
+
+
+def find_results(dirs: Iterable[Path]) -> list[Path]:
+    """Every result.json below `dirs`, each once, in a stable order; CollectError if a dir gives none."""
+    found: dict[Path, None] = {}
+    for d in dirs:
+        d = Path(d)
+        if not d.exists():
+            raise CollectError(f"{d} does not exist: pass the output folder of your runs "
+                               "(the one holding jobs/, e.g. $NORMLAB_OUTPUT or outputs)")
+        if not d.is_dir():
+            raise CollectError(f"{d} is not a folder: pass the output folder of your runs (the one holding jobs/)")
+        paths = sorted(d.rglob(RESULT))
+        if not paths:
+            raise CollectError(f"no {RESULT} below {d}: pass the output folder of finished runs "
+                               "(the one holding jobs/<dataset>/<norm>/seed*/result.json)")
+        for p in paths:
+            found.setdefault(p.resolve(), None)
+    return list(found)
+
+
+def load_job(path: Path) -> Job:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    metric = data.get("metric") or {}
+    status = data.get("status")
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    value = metric.get("value")
+    return Job(dataset=str(data["dataset"]), norm=str(data["norm"]), seed=data.get("seed"), status=status,
+               metric=str(metric.get("name") or "metric"), value=None if value is None else float(value),
+               higher_is_better=bool(metric.get("higher_is_better", True)),
+               train_loss=_float(data.get("train_loss")), valid_loss=_float(data.get("valid_loss")),
+               history=list(data.get("history") or []), config=dict(data.get("config") or {}), path=Path(path))
+
+
+def load_jobs(dirs: Iterable[Path]) -> tuple[list[Job], list[str]]:
+    """(jobs, problems): unreadable files and duplicate runs are skipped and listed, never fatal."""
+    jobs, problems = [], []
+    for path in find_results(dirs):
+        try:
+            jobs.append(load_job(path))
+        except (ValueError, KeyError, TypeError, OSError) as err:  # JSONDecodeError is a ValueError
+            problems.append(f"skipped {path}: {type(err).__name__}: {err}")
+    assign_labels(jobs)
+    jobs, dropped = _drop_duplicates(jobs)
+    problems += dropped
+    jobs.sort(key=lambda j: (dataset_key(j.dataset), variant_key(j), str(j.seed), str(j.path)))
+    return jobs, problems
+
+
+def assign_labels(jobs: list[Job]) -> None:
+    """Label = norm name plus whatever differs from the defaults: the norm's own options against
+    conf/norm's defaults, other settings against the most common value among the dataset's jobs
+    (so a sweep over k, scope or lr comes out as separate rows, and the bulk keeps the plain name)."""
+    by_dataset: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_dataset.setdefault(job.dataset, []).append(job)
+    for group in by_dataset.values():
+        flat = [_flatten({s: j.config.get(s) for s in LABEL_SECTIONS if isinstance(j.config.get(s), dict)})
+                for j in group]
+        modal = {}
+        for key in sorted({k for f in flat for k in f}):
+            values = Counter(_fmt(f[key]) for f in flat if key in f)
+            if len(values) > 1:
+                # ties go to the alphabetically first value so the labels don't depend on file order
+                modal[key] = min(values, key=lambda v: (-values[v], v))
+        for job, f in zip(group, flat):
+            job.options = _norm_options(job)
+            job.options.update({k: _fmt(f[k]) for k in modal if k in f and _fmt(f[k]) != modal[k]})
+            parts = [v if k == "scope" else f"{k}={v}" for k, v in job.options.items()]
+            job.label = job.norm + (f" ({', '.join(parts)})" if parts else "")
+
+
+def load_paper() -> dict[tuple[str, str], str]:
+    """{(norm, dataset): value} from the paper's Tables 1, 2 and 4; value is a number's text or 'diverge'."""
+    text = resources.files("normlab.report").joinpath("paper_tables.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#"))
+    return {(r["norm"], r["dataset"]): r["value"].strip() for r in rows}
+
+
+def _norm_options(job: Job) -> dict[str, str]:
+    norm = job.config.get("norm")
+    if not isinstance(norm, dict):
+        return {}
+    options = {}
+    if norm.get("scope", SCOPE_DEFAULT) != SCOPE_DEFAULT:
+        options["scope"] = str(norm["scope"])
+    defaults = NORM_DEFAULTS.get(job.norm, {})
+    for key in sorted(k for k in norm if k not in ("name", "scope")):
+        value = norm[key]
+        if key in defaults:
+            if not _same(value, defaults[key]):
+                options[key] = _fmt(value)
+        elif value is not None:  # an option this norm has no default for is always worth showing
+            options[key] = _fmt(value)
+    return options
+
+
+def _drop_duplicates(jobs: list[Job]) -> tuple[list[Job], list[str]]:
+    # The same run copied into two output folders would count its seed twice; keep the best status.
+    rank = {"done": 0, "diverged": 1, "failed": 2}
+    kept: dict[tuple, Job] = {}
+    notes = []
+    for job in sorted(jobs, key=lambda j: (rank[j.status], str(j.path))):
+        key = (job.dataset, job.label, str(job.seed))
+        if key in kept:
+            notes.append(f"skipped {job.path}: same dataset, variant and seed as {kept[key].path}")
+            continue
+        kept[key] = job
+    return list(kept.values()), sorted(notes)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        elif name == "dataset.name" or "dir" in key or "path" in key:
+            continue  # where the data lives doesn't change what is computed
+        else:
+            out[name] = value
+    return out
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _same(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _float(value) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
