@@ -189,8 +189,8 @@ class DyTFn(torch.autograd.Function):
         xf = xf.contiguous()  # the backward works on flat (rows, dim) views
         ctx.dtypes = (x.dtype, alpha.dtype, weight.dtype, bias.dtype)
         ctx.kernel = cpu_kernels.usable(xf) and all(p.dtype == torch.float32 for p in (af, wf, bf))
-        if ctx.kernel:
-            out, t = cpu_kernels.dyt_forward(xf, af.item(), wf.contiguous(), bf.contiguous())
+        if ctx.kernel:  # the kernel's backward recomputes tanh: less memory traffic than saving it
+            out, t = cpu_kernels.dyt_forward(xf, af.item(), wf.contiguous(), bf.contiguous()), None
         else:
             t = torch.mul(xf, af).tanh_()
             out = torch.addcmul(bf, t, wf)
@@ -203,7 +203,7 @@ class DyTFn(torch.autograd.Function):
         xf, t, af, wf = ctx.saved_tensors
         n = xf.shape[-1]
         if ctx.kernel:
-            dx, dalpha, dweight, dbias = cpu_kernels.dyt_backward(_upcast(g).contiguous(), xf, t, af.item(),
+            dx, dalpha, dweight, dbias = cpu_kernels.dyt_backward(_upcast(g).contiguous(), xf, af.item(),
                                                                   wf.contiguous())
             grads = (dx.view(g.shape), dalpha.reshape(af.shape), dweight, dbias)
             return tuple(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes))
