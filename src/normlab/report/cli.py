@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="normlab-report",
         description="Rebuild the paper's tables, check its claims and plot losses from the result.json "
                     "files below DIR (never W&B).")
-    parser.add_argument("dirs", nargs="+", metavar="DIR", help="output folder(s) of normlab-train (holding jobs/)")
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="experiment folder(s) of normlab-train: $NORMLAB_OUTPUT/<group> (e.g. outputs/quick_grid)")
     parser.add_argument("--out", metavar="PATH", help="where to write (e.g. results/NAME, relative to the current "
                                                       "folder); default: the first DIR")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")

@@ -89,13 +89,13 @@ def find_results(dirs: Iterable[Path]) -> list[Path]:
         d = Path(d)
         if not d.exists():
             raise CollectError(f"{d} does not exist: pass the output folder of your runs "
-                               "(the one holding jobs/, e.g. $NORMLAB_OUTPUT or outputs)")
+                               "($NORMLAB_OUTPUT/<group>, e.g. outputs/quick_grid)")
         if not d.is_dir():
-            raise CollectError(f"{d} is not a folder: pass the output folder of your runs (the one holding jobs/)")
+            raise CollectError(f"{d} is not a folder: pass the experiment folder of your runs ($NORMLAB_OUTPUT/<group>)")
         paths = sorted(d.rglob(RESULT))
         if not paths:
             raise CollectError(f"no {RESULT} below {d}: pass the output folder of finished runs "
-                               "(the one holding jobs/<dataset>/<norm>/seed*/result.json)")
+                               "($NORMLAB_OUTPUT/<group>, holding <dataset>/<norm>/seed*/result.json)")
         for p in paths:
             found.setdefault(p.resolve(), None)
     return list(found)
