@@ -7,7 +7,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from normlab.report.collect import PAPER_DATASETS, SAMPLE_SUFFIX, canonical, dataset_key, variant_key
+from normlab.report.collect import PAPER_DATASETS, canonical, dataset_key, variant_key
 from normlab.report.stats import Cell, DatasetCells
 
 # The paper's metric for each of its datasets, for the columns we have no run of.

@@ -16,7 +16,6 @@ from normlab.runner.identity import job_dir, job_name
 from normlab.runner.result import RESULT, read_result, write_json_atomic
 from normlab.runner.wandb_run import wandb_run
 
-log = logging.getLogger("normlab")
 
 
 class _NoConfigDump(logging.Filter):
