@@ -17,7 +17,6 @@ from normlab.runner.result import RESULT, read_result, write_json_atomic
 from normlab.runner.wandb_run import wandb_run
 
 
-
 class _NoConfigDump(logging.Filter):
     # fairseq logs its whole resolved config (thousands of characters) at the start of train and
     # generate; the job's config.json already holds ours.
