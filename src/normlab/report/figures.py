@@ -87,7 +87,8 @@ def loss_figure(ds: DatasetCells, path: Path) -> Path | None:
         top = YCAP * float(np.median(values))
         if values.max() > top:
             axes[0].set_ylim(top=top)
-    fig.suptitle(f"{ds.name}: train (solid) and valid (dashed) loss; final metric {metric_title(ds)}")
+    fig.suptitle(f"{ds.name}: train (solid) and valid (dashed) loss, band: min–max over seeds; "
+                 f"final metric {metric_title(ds)}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -100,7 +101,7 @@ def metric_figure(ds: DatasetCells, paper: dict, path: Path) -> Path | None:
     labels = list(ds.cells)
     if not labels:
         return None
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.6))
+    fig, ax = plt.subplots(figsize=(8, max(2.8, 0.55 * len(labels) + 1.6)))
     ys = np.arange(len(labels))[::-1]
     paper_shown = False
     finite = [v for c in ds.cells.values() for v in c.values]
@@ -126,7 +127,11 @@ def metric_figure(ds: DatasetCells, paper: dict, path: Path) -> Path | None:
                                                        else "paper"))
             paper_shown = True
             finite.append(float(theirs))
+        elif theirs == "Diverge":
+            ax.annotate("paper: Diverge", (0.98, y), xycoords=("axes fraction", "data"), ha="right", va="center",
+                        fontsize=8)
     ax.set_yticks(ys, labels)
+    ax.set_ylim(-0.6, len(labels) - 0.4)  # room above the top row for its annotation
     if finite:
         span = (max(finite) - min(finite)) or abs(max(finite)) * 0.05 or 1.0
         ax.set_xlim(min(finite) - 0.15 * span, max(finite) + 0.45 * span)

@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from normlab.report.collect import dataset_key, variant_key
+
 N_BOOT = 10_000
 LEVEL = 0.95
 SEED = 0
@@ -137,8 +139,6 @@ class DatasetCells:
 
 def group_cells(jobs: Sequence) -> dict[str, DatasetCells]:
     """{dataset: DatasetCells}, datasets in the paper's order and variants in norm order."""
-    from normlab.report.collect import dataset_key, variant_key
-
     out: dict[str, DatasetCells] = {}
     for name in sorted({j.dataset for j in jobs}, key=dataset_key):
         mine = [j for j in jobs if j.dataset == name]

@@ -199,7 +199,7 @@ def to_markdown(verdicts: list[Verdict]) -> str:
         k, n = v.paper_count
         lines += [f"### Claim {i}: {v.claim}", "",
                   f"**Ours: {v.summary}.** Paper: {v.paper_says} (our rule on the paper's numbers: {k} of {n}).", "",
-                  f"Test: {v.rule}. Default-option runs only; seed means.", ""]
+                  f"Test: {v.rule}. Default-option runs only.", ""]
         lines += [f"{x}" for x in v.extra] + ([""] if v.extra else [])
         lines += [f"- {'✓' if e.supported else '✗' if e.supported is False else '·'} {e.text}" for e in v.evidence]
         lines.append("")
