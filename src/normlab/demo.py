@@ -59,11 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nQuick grid ({len(results)} jobs, {time.time() - started:.0f} s; jobs under {sweep_root}):\n")
     print(table(results))
     out = Path("results") / cfg["group"]
+    print()
     report = [str(Path(sys.executable).with_name("normlab-report")), str(sweep_root), "--out", str(out)]
-    if Path(report[0]).exists():
-        print()
-        code = subprocess.call(report) or code
-    return code
+    return subprocess.call(report) or code
 
 
 if __name__ == "__main__":

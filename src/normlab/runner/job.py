@@ -141,9 +141,10 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
                     fairseq_run.train(argv)
                     diverged = history.nonfinite
                 except Exception as err:
-                    if _divergence(err) is None:
+                    cause = _divergence(err)
+                    if cause is None:
                         raise
-                    say(f"{name} diverged: {_divergence(err)}")
+                    say(f"{name} diverged: {cause}")
                     diverged = True
             result["history"] = history.rows
             write_json_atomic(root / HISTORY, history.rows)
