@@ -20,7 +20,7 @@ def shared_data() -> Path:
 def tiny_translation_bin(tmp_path_factory) -> Path:
     """A small generated parallel corpus, binarized with a joined dictionary."""
     from normlab.data.binarize import binarize_translation
-    from normlab.data.synthetic import write_synthetic_translation
+    from normlab.families.translation.generated import write_synthetic_translation
 
     root = tmp_path_factory.mktemp("tiny_translation")
     text = write_synthetic_translation(root / "text", n_train=200, n_valid=24, n_test=24, seed=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from normlab.runner import fairseq_run
+from normlab.fairseq_adapter import run as fairseq_run
 
 TINY_MODEL = [
     "--encoder-layers", "2", "--decoder-layers", "2",

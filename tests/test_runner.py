@@ -184,7 +184,7 @@ def test_interrupted_job_resumes_from_its_last_checkpoint(paths):
 def test_smoke_job_per_translation_dataset_on_generated_data(dataset, src, tgt, paths):
     # Generated text in the dataset's languages, given as a ready folder: the dataset's own model,
     # recipe and evaluation run under debug=smoke.
-    from normlab.data.synthetic import write_synthetic_translation
+    from normlab.families.translation.generated import write_synthetic_translation
 
     text = write_synthetic_translation(paths / "raw", src, tgt, n_train=300, n_valid=30, n_test=30)
     cfg = compose([f"dataset={dataset}", f"dataset.raw_dir={text}", "debug=smoke", "logger=none",

@@ -10,12 +10,10 @@ from normlab.config import CONF_DIR, register_resolvers
 
 
 def compose_many(jobs: Iterable[Sequence[str]]) -> list[dict]:
-    """The resolved job configs normlab-train would run for each list of overrides (debug recipes applied)."""
+    """The resolved job configs normlab-train would run for each list of overrides."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
-
-    from normlab.runner.job import apply_debug
 
     register_resolvers()
     resolved = []
@@ -25,7 +23,7 @@ def compose_many(jobs: Iterable[Sequence[str]]) -> list[dict]:
             HydraConfig.instance().set_config(cfg)  # so that ${hydra:...} resolves as in the app
             with open_dict(cfg):
                 del cfg["hydra"]
-            resolved.append(apply_debug(OmegaConf.to_container(cfg, resolve=True), overrides))
+            resolved.append(OmegaConf.to_container(cfg, resolve=True))
     return resolved
 
 

@@ -21,22 +21,23 @@ def _main(cfg: DictConfig) -> dict:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from normlab.data_missing import DataMissingError
+    from normlab.config import ConfigError, check_job
+    from normlab.data.errors import MissingInputError
     from normlab.runner.identity import job_name
-    from normlab.runner.job import JobConfigError, apply_debug, export_paths, run_job, skip_reason
+    from normlab.runner.job import JobConfigError, run_job, skip_reason
     from normlab.sweep import write_outcome
 
     sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:  # e.g. dataset=custom_translation without its folder and languages
         sys.exit("normlab-train: this job needs " + " ".join(f"{key}=..." for key in missing))
-    resolved = apply_debug(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().overrides.task)
-    export_paths(resolved["paths"])
+    resolved = OmegaConf.to_container(cfg, resolve=True)
     name = job_name(resolved)
-    skipped = skip_reason(resolved) is not None
     try:
-        result = run_job(resolved)
-    except (JobConfigError, DataMissingError) as err:
+        check_job(resolved)
+        skipped = skip_reason(resolved) is not None
+        result = run_job(resolved, overrides=list(HydraConfig.get().overrides.task))
+    except (ConfigError, JobConfigError, MissingInputError) as err:
         if not sweeping:
             sys.exit(f"normlab-train: {err}")
         print(f"normlab-train: {err}", file=sys.stderr)  # a sweep goes on to its other jobs

@@ -1,10 +1,13 @@
-"""fairseq-preprocess --joined-dictionary, run in-process (as the paper's pre.sh does on the command line)."""
+"""fairseq binarized data: fairseq-preprocess --joined-dictionary in-process (as the paper's pre.sh runs it),
+and token-id datasets written directly in fairseq's mmap format."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
+
+import numpy as np
 
 
 def binarize_translation(
@@ -59,3 +62,19 @@ def binarize_translation(
                 logger.removeHandler(handler)
                 handler.close()
     return out_dir
+
+
+def write_token_dataset(prefix: Path, items: Iterable[Iterable[int]], vocab_size: int) -> int:
+    """Write a fairseq mmap indexed dataset (prefix.bin/.idx) of token-id lists; returns how many."""
+    from fairseq.data.indexed_dataset import MMapIndexedDataset, best_fitting_int_dtype
+
+    dtype = best_fitting_int_dtype(vocab_size)
+    sizes = []
+    with open(f"{prefix}.bin", "wb") as out:
+        for item in items:
+            array = np.asarray(item if isinstance(item, np.ndarray) else list(item), dtype=dtype)
+            out.write(array.tobytes(order="C"))
+            sizes.append(array.size)
+    with MMapIndexedDataset.Index.writer(f"{prefix}.idx", dtype) as index:
+        index.write(sizes)
+    return len(sizes)

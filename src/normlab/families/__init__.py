@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import importlib
 
-from normlab.families.base import Family, Metric, Prepared
+from normlab.families.base import Family, Metric, Paths, Prepared
 
-# name -> module holding FAMILY; imported on first use so that a job loads only what it needs.
-_MODULES = {
-    "translation": "normlab.families.translation",
-    "language_model": "normlab.families.language_model",
-    "classification": "normlab.families.classification",
-    "image_classification": "normlab.families.image_classification",
-    "parsing": "normlab.families.parsing",
-}
+# Every family is a package normlab.families.<name> holding FAMILY; imported on first use so that a
+# job loads only what it needs (importing one also registers its fairseq task).
+FAMILIES = ("translation", "language_model", "classification", "image_classification", "parsing")
 
 
 def get_family(name: str) -> Family:
-    if name not in _MODULES:
-        raise ValueError(f"unknown task family {name!r}; choose one of: {', '.join(_MODULES)}")
-    return importlib.import_module(_MODULES[name]).FAMILY
+    if name not in FAMILIES:
+        raise ValueError(f"unknown task family {name!r}; choose one of: {', '.join(FAMILIES)}")
+    return importlib.import_module(f"normlab.families.{name}").FAMILY
 
 
-__all__ = ["Family", "Metric", "Prepared", "get_family"]
+__all__ = ["FAMILIES", "Family", "Metric", "Paths", "Prepared", "get_family"]

@@ -1,15 +1,20 @@
 """What the runner needs from each task family (translation, language modelling, classification, ...).
 
-The runner is family-agnostic: it composes the Hydra config, asks the dataset's family to prepare
-data and to name its fairseq task arguments, trains with fairseq, then asks the family to score the
-best checkpoint. Adding a dataset means a config file plus, for a new kind of task, one Family.
+The runner is family-agnostic: it asks the dataset's family to prepare data (cached), to name its
+fairseq task arguments, and to score the best checkpoint. A family is a package that owns its dataset
+recipes (one table: canonical, sample, custom and generated entries alike), its on-disk format
+(file names as constants shared by the writer and its fairseq task) and its evaluation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
+
+from normlab.data.cache import Prepared
+
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -19,19 +24,19 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """Data ready for fairseq: `data_bin` is the positional data argument of fairseq-train."""
+class Paths:
+    """Where raw inputs are read and prepared data is cached: passed down from the job's config."""
 
-    data_bin: Path
-    counts: Mapping[str, int] = field(default_factory=dict)  # examples per split
-    extra: Mapping[str, Any] = field(default_factory=dict)  # whatever the family's evaluate needs
+    raw: Path
+    data: Path
 
 
 class Family(Protocol):
     name: str
     metric: Metric
+    recipes: Mapping[str, Any]  # dataset.recipe -> its entry
 
-    def prepare(self, spec: Mapping[str, Any], log: Callable[[str], None] = print) -> Prepared:
+    def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
         """Prepare (or reuse from the cache) the data that `spec` (the dataset config as a dict) names."""
 
     def task_args(self, spec: Mapping[str, Any], prepared: Prepared) -> list[str]:
@@ -40,3 +45,31 @@ class Family(Protocol):
     def evaluate(self, spec: Mapping[str, Any], prepared: Prepared, checkpoint: Path, job_dir: Path,
                  eval_cfg: Mapping[str, Any]) -> dict[str, float]:
         """Score `checkpoint` on the test split; the result holds `metric.name` and any other scores."""
+
+
+def recipe_of(family_name: str, recipes: Mapping[str, Any], spec: Mapping[str, Any]):
+    """The table entry that `dataset.recipe` names, or one line listing the family's entries."""
+    key = spec.get("recipe")
+    if key not in recipes:
+        raise ValueError(f"dataset.recipe={key!r} is not a {family_name} recipe; choose one of: "
+                         + ", ".join(recipes))
+    return recipes[key]
+
+
+def raw_folder(spec: Mapping[str, Any], paths: Paths, default_leaf: str | None) -> Path:
+    """dataset.raw_dir when set, else <raw root>/<the recipe's folder>."""
+    value = spec.get("raw_dir")
+    if value:
+        return Path(value).expanduser().resolve()
+    return Path(paths.raw) / default_leaf if default_leaf else Path(paths.raw)
+
+
+def generated_options(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict:
+    """The generator's options for a `recipe: generated` dataset: its defaults updated by `synthetic:`."""
+    value = spec.get("synthetic") or {}
+    if not isinstance(value, Mapping):
+        value = {}
+    unknown = set(value) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown synthetic option(s) {sorted(unknown)}; accepted: {sorted(defaults)}")
+    return {**dict(defaults), **dict(value)}

@@ -22,6 +22,5 @@ def build_norm(name: str, dim: int, **options) -> nn.Module:
     accepted = cls.option_names()
     for key in options:
         if key not in accepted:
-            raise NormConfigError(f"unknown option {key!r} for norm {name!r}; accepted: "
-                                  + (", ".join(accepted) or "no options"))
+            raise NormConfigError(f"{name} has no option {key!r}; options: " + (", ".join(accepted) or "none"))
     return cls(dim, **options)

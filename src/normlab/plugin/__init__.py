@@ -1,8 +1,9 @@
-"""fairseq plugin: `import normlab.plugin` or `--user-dir <this folder>` registers normlab's models and tasks.
+"""fairseq --user-dir entry point: `--user-dir <this folder>` (or `import normlab.plugin`) registers
+normlab's models and criterion (normlab.fairseq_adapter) and every task family's fairseq task.
 
-fairseq imports a --user-dir by its folder's basename ("plugin") and then imports models/ and
-tasks/ under that name too; a second copy of these modules would register everything twice and
-fail. So when loaded under any other name, this file makes that name an alias of normlab.plugin.
+fairseq imports a --user-dir by its folder's basename ("plugin"); a second copy of these modules would
+register everything twice and fail. So when loaded under any other name, this file makes that name an
+alias of normlab.plugin.
 """
 
 import importlib
@@ -14,8 +15,8 @@ if __name__ != "normlab.plugin":
         if _key == "normlab.plugin" or _key.startswith("normlab.plugin."):
             sys.modules[__name__ + _key[len("normlab.plugin"):]] = _module
 else:
-    from . import checkpoints  # noqa: F401  (allows fairseq's checkpoint globals under torch.load)
-    from . import models, tasks  # noqa: F401
-    from .models import norm_transformer  # noqa: F401
-    from .models import norm_cnn, norm_mlp_parser, norm_transformer_classifier, norm_transformer_lm  # noqa: F401
-    from .tasks import image_classification, language_modeling, parsing, text_classification  # noqa: F401
+    import normlab.fairseq_adapter  # noqa: F401
+    from normlab.families import FAMILIES
+
+    for _family in FAMILIES:
+        importlib.import_module(f"normlab.families.{_family}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from normlab.data_missing import DataMissingError
-from normlab.runner import fairseq_run
+from normlab.data.errors import MissingInputError
+from normlab.fairseq_adapter import run as fairseq_run
+from normlab.families import Paths, get_family
 from normlab.runner.history import EpochHistory
 from normlab.runner.identity import job_dir, job_name
 from normlab.runner.result import RESULT, read_result, write_json_atomic
@@ -48,35 +48,58 @@ def skip_reason(cfg: Mapping[str, Any]) -> str | None:
     return None
 
 
+# The keys of `norm` that are not options of the norm module itself.
+NORM_SELECTORS = ("name", "scope")
+
+
+def norm_options(norm: Mapping[str, Any]) -> dict:
+    """Every key of the job's `norm` but name and scope: options for build_norm, passed unchanged."""
+    return {k: v for k, v in norm.items() if k not in NORM_SELECTORS}
+
+
 def norm_argv(norm: Mapping[str, Any]) -> list[str]:
+    from normlab.fairseq_adapter.args import encode_options
+
     argv = ["--norm", norm["name"], "--norm-scope", norm.get("scope", "all")]
-    if norm.get("scale") is not None:
-        argv += ["--adanorm-scale", str(norm["scale"])]
-    if norm.get("k") is not None:
-        argv += ["--adanorm-k", str(norm["k"])]
-    return argv
+    options = norm_options(norm)
+    return argv + (["--norm-options", encode_options(options)] if options else [])
 
 
-def check_norm(norm: Mapping[str, Any]) -> None:
+def check_norm(norm: Mapping[str, Any]) -> dict:
+    """Validate the job's norm before anything runs; returns the options the built module reports,
+    defaults included (what result.json records as norm_options)."""
+    from normlab.fairseq_adapter.args import NORM_SCOPES
     from normlab.norms import NormConfigError, build_norm
-    from normlab.plugin.norm_args import NORM_SCOPES
 
-    options = {k: norm[k] for k in ("scale", "k") if norm.get(k) is not None}
-    try:
-        build_norm(norm["name"], 8, **options)
-    except NormConfigError as err:
-        raise JobConfigError(f"norm: {err}") from None
     if norm.get("scope", "all") not in NORM_SCOPES:
         raise JobConfigError(f"norm.scope={norm.get('scope')!r} is not one of: {', '.join(NORM_SCOPES)}")
+    try:
+        module = build_norm(norm["name"], 8, **norm_options(norm))
+    except NormConfigError as err:
+        raise JobConfigError(f"norm: {err}") from None
+    return module.options() if hasattr(module, "options") else {}
 
 
-def data_spec(dataset: Mapping[str, Any]) -> dict:
-    """What the family prepares: `dataset.recipe`, when given, names the data recipe, so that a config
-    such as quick_rt (generated data) reports under its own name rather than the paper's dataset."""
-    spec = dict(dataset)
-    if spec.get("recipe"):
-        spec["name"] = spec["recipe"]
-    return spec
+def verify_model_norms(checkpoint: Path, data_bin: Path, norm: Mapping[str, Any], expected: Mapping[str, Any]) -> dict:
+    """What the trained model really holds, checked against the job's norm: every norm the scope gives
+    the variant must be that variant with exactly these options (a setting the model silently dropped
+    would otherwise be recorded as if it had an effect)."""
+    from normlab.fairseq_adapter.args import built_norms
+    from normlab.fairseq_adapter.checkpoints import load_checkpoint
+
+    model = load_checkpoint(checkpoint, data_bin, cpu=True)[0]
+    found = built_norms(model)
+    variant = {path: n for path, n in found.items() if n["name"] == norm["name"] and not n.get("torch")}
+    if norm["name"] == "layernorm":
+        variant = {path: n for path, n in found.items() if n["name"] == "layernorm"}
+    if norm["name"] != "none" and not variant:
+        raise RuntimeError(f"the trained model holds no {norm['name']} module: the norm setting had no effect")
+    wrong = {path: n["options"] for path, n in variant.items()
+             if not n.get("torch") and n["options"] != dict(expected)}
+    if wrong:
+        path, options = next(iter(wrong.items()))
+        raise RuntimeError(f"model norm {path} has options {options}, but the job asked for {dict(expected)}")
+    return {"total": len(found), "variant": len(variant)}
 
 
 def _device_argv() -> list[str]:
@@ -97,10 +120,25 @@ def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path) -> 
     ]
 
 
-def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
-    """Run the job `cfg` (a resolved config as plain containers); returns its result.json content."""
-    from normlab.families import get_family
+def data_kind(dataset: Mapping[str, Any]) -> str:
+    """paper, offline_sample, generated or user: which kind of data a number comes from (the report
+    never counts two kinds together)."""
+    if dataset.get("kind"):
+        return str(dataset["kind"])
+    recipe = dataset.get("recipe")
+    if recipe == "generated":
+        return "generated"
+    if recipe == "custom":
+        return "user"
+    return "offline_sample" if str(recipe).endswith("_sample") else "paper"
 
+
+def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
+            overrides: Sequence[str] | None = None) -> dict:
+    """Run the job `cfg` (a resolved config as plain containers); returns its result.json content.
+
+    `overrides` are the command-line overrides that reproduce the job, recorded in result.json.
+    """
     root = job_dir(cfg, Path(cfg["paths"]["output"]))
     name = job_name(cfg)
     reason = skip_reason(cfg)
@@ -108,8 +146,9 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
         say(f"skip {name}: {reason}")
         return read_result(root)
 
-    check_norm(cfg["norm"])
+    options = check_norm(cfg["norm"])
     family = get_family(cfg["dataset"]["family"])
+    paths = Paths(raw=Path(cfg["paths"]["raw"]), data=Path(cfg["paths"]["data"]))
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / "config.json", cfg)
     resuming = (root / CHECKPOINTS / "checkpoint_last.pt").exists()
@@ -117,6 +156,8 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
 
     rows = (read_json(root / HISTORY) or []) if resuming else []
     result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
+              "norm_options": options, "data_kind": data_kind(cfg["dataset"]),
+              "overrides": list(overrides) if overrides is not None else None,
               "status": "failed", "metric": {"name": family.metric.name, "value": None,
                                              "higher_is_better": family.metric.higher_is_better},
               "metrics": {}, "train_loss": None, "valid_loss": None, "history": rows,
@@ -133,8 +174,8 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
                     step=row["num_updates"])
 
         try:
-            spec = data_spec(cfg["dataset"])
-            prepared = family.prepare(spec, log=say)
+            spec = dict(cfg["dataset"])
+            prepared = family.prepare(spec, paths, log=say)
             argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS)
             with EpochHistory(rows, on_row=on_epoch) as history:
                 try:
@@ -152,13 +193,14 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
             if diverged:
                 result["status"] = "diverged"
             else:
-                scores = family.evaluate(spec, prepared, root / CHECKPOINTS / "checkpoint_best.pt",
-                                         root, dict(cfg.get("eval") or {}))
+                best = root / CHECKPOINTS / "checkpoint_best.pt"
+                result["norm_modules"] = verify_model_norms(best, prepared.data_bin, cfg["norm"], options)
+                scores = family.evaluate(spec, prepared, best, root, dict(cfg.get("eval") or {}))
                 result["metrics"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
                 result["metrics_info"] = {k: v for k, v in scores.items() if not isinstance(v, (int, float))}
                 result["metric"]["value"] = result["metrics"].get(family.metric.name)
                 result["status"] = "done"
-        except DataMissingError:
+        except MissingInputError:
             raise  # nothing ran: not a result, the caller says what to provide
         except Exception as err:  # a failing job is recorded, never allowed to stop a sweep
             result["error"] = f"{type(err).__name__}: {err}"
@@ -193,46 +235,7 @@ def _summarize_losses(result: dict) -> None:
     result["valid_loss"] = min(valid) if valid else None
 
 
-def apply_debug(cfg: dict, overrides: Sequence[str] = ()) -> dict:
-    """With debug.smoke, merge the dataset family's smoke recipe (cfg["smoke"]) over the job's sections.
-
-    The recipe depends on the dataset's family, which Hydra's defaults list cannot select on, so it is
-    merged here; the command-line `overrides` are applied again afterwards, so they still win.
-    """
-    if not (cfg.get("debug") or {}).get("smoke"):
-        return cfg
-    for section, delta in (cfg.get("smoke") or {}).items():
-        cfg[section] = _deep_merge(cfg.get(section) or {}, delta)
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
-
-    from normlab.config import CONF_DIR
-
-    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
-    conf = OmegaConf.create(cfg)
-    for override in OverridesParser.create().parse_overrides(list(overrides)):
-        key = override.key_or_group
-        if override.is_delete() or key in groups or key.startswith("hydra"):
-            continue
-        OmegaConf.update(conf, key, override.value(), merge=True, force_add=True)
-    return OmegaConf.to_container(conf, resolve=True)
-
-
-def _deep_merge(base: dict, delta: dict) -> dict:
-    merged = dict(base)
-    for key, value in delta.items():
-        merged[key] = _deep_merge(merged.get(key) or {}, value) if isinstance(value, dict) else value
-    return merged
-
-
 def read_json(path: Path):
     import json
 
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def export_paths(paths: Mapping[str, Any]) -> None:
-    """Make the config's paths the ones every module sees (data preparation reads normlab.paths)."""
-    for key, var in (("raw", "NORMLAB_RAW_DIR"), ("data", "NORMLAB_DATA_DIR"), ("output", "NORMLAB_OUTPUT")):
-        if paths.get(key):
-            os.environ[var] = str(paths[key])

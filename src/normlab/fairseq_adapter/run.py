@@ -1,0 +1,86 @@
+"""fairseq training and generation in this process, from a list of command-line arguments."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+
+def to_argv(options: Mapping[str, Any]) -> list[str]:
+    """{'max_tokens': 4096, 'share_all_embeddings': True, 'adam_betas': '(0.9,0.98)'} -> fairseq flags.
+
+    True is a bare flag; False and None leave the option out (fairseq's default applies).
+    """
+    argv = []
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + str(key).replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, (list, tuple)):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+@contextmanager
+def fairseq_hydra() -> Iterator[None]:
+    """Let fairseq compose its own Hydra config inside a running Hydra app, then put ours back.
+
+    fairseq 0.12's convert_namespace_to_omegaconf clears the global Hydra instance and uses
+    hydra.experimental.initialize, which refuses to run once an app declared version_base >= 1.2.
+    """
+    from hydra import version
+    from hydra.core.global_hydra import GlobalHydra
+
+    base = version.VersionBase.instance()
+    saved_base = base.version_base
+    saved_hydra = GlobalHydra.instance().hydra
+    version.setbase("1.1")
+    try:
+        yield
+    finally:
+        base.version_base = saved_base
+        GlobalHydra.instance().clear()
+        if saved_hydra is not None:
+            GlobalHydra.instance().initialize(saved_hydra)
+
+
+def to_config(args):
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    with fairseq_hydra():
+        return convert_namespace_to_omegaconf(args)
+
+
+def parse_train_args(argv: Sequence[str]):
+    import normlab.fairseq_adapter  # noqa: F401  (registers the models before fairseq parses --arch)
+    from fairseq import options
+
+    return options.parse_args_and_arch(options.get_training_parser(), input_args=list(map(str, argv)))
+
+
+def train(argv: Sequence[str]) -> None:
+    """fairseq-train ARGV, in-process."""
+    from fairseq import checkpoint_utils, distributed_utils
+    from fairseq_cli import train as fairseq_train
+
+    args = parse_train_args(argv)
+    # fairseq keeps the best validation loss so far on a function attribute; a second job in the
+    # same process (a multirun, a test session) would otherwise compare against the first job's
+    # best and never write its own checkpoint_best.pt. Resuming restores it from the checkpoint.
+    if hasattr(checkpoint_utils.save_checkpoint, "best"):
+        del checkpoint_utils.save_checkpoint.best
+    distributed_utils.call_main(to_config(args), fairseq_train.main)
+
+
+def generate(argv: Sequence[str]):
+    """fairseq-generate ARGV, in-process; returns fairseq's scorer."""
+    import normlab.fairseq_adapter  # noqa: F401
+    from fairseq import options
+    from fairseq_cli import generate as fairseq_generate
+
+    args = options.parse_args_and_arch(options.get_generation_parser(), input_args=list(map(str, argv)))
+    return fairseq_generate.main(to_config(args))

@@ -1,0 +1,107 @@
+"""The image datasets, one table.
+
+  mnist         the four IDX files; valid = the last 5,000 of the 60,000 training digits (never test)
+  mnist_sample  the 10k test-set digits, shuffled (fixed seed) into 7,000 train + 1,000 valid and 2,000 test
+  generated     28x28 images holding one bright blob whose grid position is the class (no file)
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from normlab.data import sources
+from normlab.data.errors import require_file
+from normlab.families.base import Log, Paths, generated_options, raw_folder
+
+TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+SAMPLE_SPLIT = (8_000, 2_000)
+REMEDY = "set NORMLAB_RAW_DIR or dataset.raw_dir, or pass dataset.download=true"
+
+
+def _idx_files(spec: Mapping[str, Any], paths: Paths, names, log: Log) -> list[Path]:
+    folder = raw_folder(spec, paths, "mnist")
+    found = []
+    for name in names:
+        path = folder / name
+        if not path.is_file() and spec.get("download"):
+            sources.fetch_source(sources.find_source("mnist", name), folder, log=log,
+                                 verify=spec.get("verify_checksums", True))
+        found.append(require_file(path, REMEDY))
+    return found
+
+
+class Mnist:
+    def payload(self, spec):
+        return {"valid_size": int(spec.get("valid_size", 5_000))}
+
+    def inputs(self, spec, paths, log):
+        return _idx_files(spec, paths, TRAIN_FILES + TEST_FILES, log)
+
+    def read(self, spec, files):
+        train_images, train_labels, test_images, test_labels = files
+        valid_size = self.payload(spec)["valid_size"]
+        x, y = read_idx(train_images), read_idx(train_labels)
+        return {"train": (x[:-valid_size], y[:-valid_size]), "valid": (x[-valid_size:], y[-valid_size:]),
+                "test": (read_idx(test_images), read_idx(test_labels))}
+
+
+class MnistSample:
+    def payload(self, spec):
+        return {"split_seed": int(spec.get("split_seed", 1)), "valid_size": int(spec.get("valid_size", 1_000))}
+
+    def inputs(self, spec, paths, log):
+        return _idx_files(spec, paths, TEST_FILES, log)
+
+    def read(self, spec, files):
+        options = self.payload(spec)
+        x, y = read_idx(files[0]), read_idx(files[1])
+        order = np.random.RandomState(options["split_seed"]).permutation(len(y))
+        n_train = SAMPLE_SPLIT[0] - options["valid_size"]
+        parts = {"train": order[:n_train], "valid": order[n_train:SAMPLE_SPLIT[0]], "test": order[SAMPLE_SPLIT[0]:]}
+        return {split: (x[idx], y[idx]) for split, idx in parts.items()}
+
+
+class Generated:
+    DEFAULTS = {"n_train": 600, "n_valid": 100, "n_test": 100, "num_classes": 10, "seed": 0}
+
+    def payload(self, spec):
+        return {"generator": generated_options(spec, self.DEFAULTS)}
+
+    def inputs(self, spec, paths, log):
+        return []
+
+    def read(self, spec, files):
+        return generated_blobs(**generated_options(spec, self.DEFAULTS))
+
+
+RECIPES = {"mnist": Mnist(), "mnist_sample": MnistSample(), "generated": Generated()}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    data = gzip.open(path).read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def generated_blobs(n_train: int, n_valid: int, n_test: int, num_classes: int, seed: int):
+    """28x28 images holding one bright blob whose position (on a 4x3 grid) is the class, plus noise."""
+    rng = np.random.RandomState(seed)
+    centers = [(5 + 6 * (c % 4), 6 + 8 * (c // 4)) for c in range(num_classes)]
+    yy, xx = np.mgrid[:28, :28]
+
+    def make(n):
+        labels = rng.randint(num_classes, size=n).astype(np.uint8)
+        images = np.empty((n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):
+            cx, cy = np.array(centers[c]) + rng.randint(-1, 2, size=2)
+            blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 6.0) * 230 + rng.rand(28, 28) * 40
+            images[i] = np.clip(blob, 0, 255)
+        return images, labels
+
+    return {"train": make(n_train), "valid": make(n_valid), "test": make(n_test)}

@@ -1,0 +1,153 @@
+"""A translation dataset spec with its defaults filled in, and what a recipe hands back.
+
+Spec keys (a plain mapping; keys not listed are ignored, since the runner's dataset config carries others):
+    name             the dataset's name (its config file)
+    recipe           its entry in recipes.RECIPES
+    source_lang, target_lang   defaults per recipe (either direction of its pair); required for custom
+    raw_dir          folder with the raw files; default <raw root>/<the recipe's folder>; required for custom
+    bpe_merges       joint subword-nmt merges; null = recipe default, 0 = none (word-level)
+    lowercase        null = recipe default
+    download         fetch missing canonical raw files (checksummed); default false
+    verify_checksums check present/downloaded canonical files against data.sources; default true
+    max_train_pairs  keep at most this many training pairs (smoke runs)
+    vocab_threshold  fairseq-preprocess --thresholdsrc/--thresholdtgt (default 0, as the paper's pre.sh)
+    workers          processes for tokenization/BPE of big corpora (default 1)
+    synthetic        {n_train, n_valid, n_test, vocab_size, seed} for the generated recipe
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from normlab.data.errors import MissingInputError, missing_input
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PreparedTranslation:
+    data_bin: Path  # fairseq binarized dir: dict.{src,tgt}.txt (identical, joined), train/valid/test
+    source_lang: str
+    target_lang: str
+    bpe: str | None  # fairseq --post-process value ("subword_nmt" strips "@@ "), None when no BPE
+    test_ref: Path  # detokenized target side of the test split, one line per binarized test sentence
+    counts: dict  # {"train": n, "valid": n, "test": n} sentence pairs
+    tokenizer: str | None = "moses"  # fairseq --tokenizer value that detokenizes hypotheses; None: plain text
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    folder: str | None  # sub-folder of the raw root holding its files
+    langs: tuple[str, str] | None  # default direction; the reverse is accepted too
+    bpe_merges: int | None
+    lowercase: bool
+    downloadable: bool = False
+    full: str | None = None  # for samples: the full dataset that can be downloaded instead
+    as_released: bool = False  # text used as it comes: bpe_merges and lowercase do not apply
+
+
+SYNTHETIC_DEFAULTS = {"n_train": 2000, "n_valid": 200, "n_test": 200, "vocab_size": 32, "seed": 0}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The dataset spec with defaults filled in; unknown keys of the runner's config are dropped."""
+
+    name: str  # the dataset's own name (cache folder, messages)
+    recipe: str  # its entry in recipes.RECIPES
+    info: "DatasetInfo"
+    source_lang: str
+    target_lang: str
+    bpe_merges: int | None
+    lowercase: bool
+    max_train_pairs: int | None = None
+    # Caps on the evaluation splits (their first lines), so smoke runs evaluate on a subset.
+    max_valid_pairs: int | None = None
+    max_test_pairs: int | None = None
+    vocab_threshold: int = 0
+    raw_dir: Path | None = None
+    download: bool = False
+    verify_checksums: bool = True
+    workers: int = 1
+    synthetic: dict = field(default_factory=dict)
+
+    def key(self) -> dict[str, Any]:
+        """What changes the prepared bytes (not where raw files live, nor how they are fetched)."""
+        out = {k: getattr(self, k) for k in ("recipe", "source_lang", "target_lang", "bpe_merges", "lowercase")}
+        out.update(max_train_pairs=self.max_train_pairs, vocab_threshold=self.vocab_threshold)
+        if self.max_valid_pairs or self.max_test_pairs:
+            out.update(max_valid_pairs=self.max_valid_pairs, max_test_pairs=self.max_test_pairs)
+        if self.recipe == "generated":
+            out["synthetic"] = self.synthetic
+        return out
+
+
+@dataclass
+class Built:
+    """What a recipe hands back after writing text/{split}.{lang}."""
+
+    test_ref: list[str]
+    bpe: str | None
+    tokenizer: str | None = "moses"
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_spec(spec: Mapping[str, Any], info: DatasetInfo) -> Spec:
+    name, recipe = spec.get("name") or spec.get("recipe"), spec.get("recipe")
+    src, tgt = spec.get("source_lang"), spec.get("target_lang")
+    if info.langs is None:
+        if not src or not tgt:
+            raise ValueError(f"{name} needs source_lang and target_lang (the suffixes of its files)")
+    elif recipe != "generated":
+        src, tgt = src or info.langs[0], tgt or info.langs[1]
+        if {src, tgt} != set(info.langs):
+            raise ValueError(f"{name} translates between {info.langs[0]} and {info.langs[1]}, not {src}->{tgt}")
+    else:
+        src, tgt = src or "src", tgt or "tgt"
+    if src == tgt:
+        raise ValueError(f"source_lang and target_lang must differ, got {src!r} twice")
+    # null means "the dataset's default" (a config may carry the key unset); 0 means no BPE.
+    merges, lower = spec.get("bpe_merges"), spec.get("lowercase")
+    merges = info.bpe_merges if merges is None or info.as_released else merges
+    lower = info.lowercase if lower is None or info.as_released else lower
+    raw_dir = spec.get("raw_dir")
+    synthetic = {**SYNTHETIC_DEFAULTS, **(spec.get("synthetic") or {})} if recipe == "generated" else {}
+    return Spec(
+        name=str(name),
+        recipe=str(recipe),
+        info=info,
+        source_lang=str(src),
+        target_lang=str(tgt),
+        bpe_merges=int(merges) if merges else None,  # None: word-level vocabulary
+        lowercase=bool(lower),
+        max_train_pairs=int(spec["max_train_pairs"]) if spec.get("max_train_pairs") else None,
+        max_valid_pairs=int(spec["max_valid_pairs"]) if spec.get("max_valid_pairs") else None,
+        max_test_pairs=int(spec["max_test_pairs"]) if spec.get("max_test_pairs") else None,
+        vocab_threshold=int(spec.get("vocab_threshold") or 0),
+        raw_dir=Path(raw_dir).expanduser().resolve() if raw_dir else None,
+        download=bool(spec.get("download", False)),
+        verify_checksums=bool(spec.get("verify_checksums", True)),
+        workers=int(spec.get("workers") or 1),
+        synthetic={k: int(v) for k, v in synthetic.items() if k in SYNTHETIC_DEFAULTS},
+    )
+
+
+def missing(path: Path, spec: Spec) -> MissingInputError:
+    """The one-line error for an absent raw input, naming what provides it."""
+    info = spec.info
+    if spec.raw_dir is not None:
+        where = f"dataset.raw_dir={spec.raw_dir} does not hold it"
+    elif info.folder:
+        where = f"set NORMLAB_RAW_DIR to a folder holding {info.folder}/ (see shared/data/{info.folder}/README.md)"
+    else:
+        files = f"{{train,valid,test}}.{{{spec.source_lang},{spec.target_lang}}}"
+        where = f"set dataset.raw_dir to a folder holding {files}"
+    if info.downloadable:
+        where += " or pass dataset.download=true"
+    elif info.full:
+        where += f" or use dataset={info.full} with dataset.download=true for the full data"
+    return missing_input(path, where)
+
+
