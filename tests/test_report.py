@@ -13,8 +13,8 @@ import pytest
 
 from normlab.report import stats
 from normlab.report.cli import main, write_report
-from normlab.report.collect import NORM_DEFAULTS, SCOPE_DEFAULT, CollectError, load_jobs, load_paper
-from normlab.report.stats import Cell, about_equal, bootstrap_ci, group_cells
+from normlab.report.collect import SCOPE_DEFAULT, CollectError, load_jobs, load_paper
+from normlab.report.stats import Cell, group_cells, t_interval
 from normlab.report.tables import build_tables, cell_text, to_csv, to_latex, to_markdown
 from normlab.report.verdicts import build_verdicts
 
@@ -89,28 +89,20 @@ def built(root: Path):
     return jobs, problems, data, {t.key: t for t in build_tables(data, load_paper())}
 
 
-def test_bootstrap_mean_and_ci_over_three_seeds_one_seed_has_none():
+def test_cell_mean_and_t_interval_over_three_seeds_one_seed_has_none():
+    from scipy import stats as sps
+
     values = [34.9, 35.0, 35.4]
-    lo, hi = bootstrap_ci(values)
-    assert min(values) <= lo < hi <= max(values)
-    assert bootstrap_ci(values) == (lo, hi)  # seeded: the same interval every time
-    assert bootstrap_ci([35.0]) is None
-    cell = stats.summarize([type("J", (), {"status": "done", "value": v, "train_loss": None, "valid_loss": None})
-                            for v in values])
+    lo, hi = t_interval(values)
+    half = sps.t.ppf(0.975, 2) * sps.tstd(values) / 3 ** 0.5
+    assert (lo, hi) == pytest.approx((sum(values) / 3 - half, sum(values) / 3 + half), abs=1e-12)
+    assert lo < min(values) and hi > max(values)  # 3 seeds: wider than their range (the old min-max "CI" was not)
+    assert t_interval([35.0]) is None
+    cell = stats.summarize([type("J", (), {"status": "done", "value": v, "train_loss": None, "valid_loss": None,
+                                           "seed": i, "deviations": []}) for i, v in enumerate(values)])
     assert cell.mean == pytest.approx(sum(values) / 3, abs=1e-12) and cell.ci == (lo, hi)
     assert cell_text(Cell(values=[35.0], mean=35.0), "bleu") == "35.00 (n=1)"
-
-
-def test_about_equal_uses_ci_overlap_or_relative_tolerance():
-    a = Cell(values=[34.0, 34.2], mean=34.1, ci=(34.0, 34.2))
-    b = Cell(values=[34.15, 34.5], mean=34.3, ci=(34.15, 34.5))
-    assert about_equal(a, b)  # the intervals overlap
-    one, other = Cell(values=[34.0], mean=34.0), Cell(values=[34.3], mean=34.3)
-    assert about_equal(one, other)  # 0.3 <= 1% of 34.3
-    assert not about_equal(one, Cell(values=[35.0], mean=35.0))
-    assert about_equal(Cell(n_diverged=2), Cell(n_diverged=1))
-    assert not about_equal(Cell(n_diverged=2), one)
-    assert about_equal(Cell(), one) is None
+    assert cell_text(cell, "bleu") == f"35.10 ± {half:.2f} (n=3)"
 
 
 def test_paper_tables_cells_diverge_missing_and_paper_numbers(sweep):
@@ -119,7 +111,8 @@ def test_paper_tables_cells_diverge_missing_and_paper_numbers(sweep):
     t1 = rows_of(to_csv(tables["table1"]))
     ln = t1[("layernorm", "iwslt14_de_en")]
     assert float(ln["mean"]) == pytest.approx(35.0) and int(ln["n"]) == 3 and int(ln["n_failed"]) == 1
-    assert 34.9 <= float(ln["ci_low"]) <= float(ln["ci_high"]) <= 35.1
+    assert (float(ln["ci_low"]), float(ln["ci_high"])) == pytest.approx(t_interval([34.9, 35.0, 35.1]), abs=1e-6)
+    assert rows_of(to_csv(tables["all"]))[("layernorm_simple", "enwik8")]["ci_low"] == ""  # n=1: no interval
     assert ln["paper"] == "35.5" and ln["cell"].endswith("‡1 failed")
     assert t1[("none", "wmt14_en_de")]["cell"] == "Diverge" and t1[("none", "wmt14_en_de")]["paper"] == "Diverge"
     assert t1[("layernorm", "ptb")]["cell"] == "–" and t1[("layernorm", "ptb")]["paper"] == "89.12"
@@ -127,7 +120,7 @@ def test_paper_tables_cells_diverge_missing_and_paper_numbers(sweep):
     assert dn["cell"] == "23.00 (n=1) †2/3 diverged"
     md = to_markdown(tables["table1"])
     assert "| none | Diverge [Diverge] |" in md
-    assert re.search(r"\| layernorm \| – \[28\.3\] \| 35\.00 ± 0\.\d\d ‡1 failed \[35\.5\] \|", md)
+    assert re.search(r"\| layernorm \| – \[28\.3\] \| 35\.00 ± 0\.25 \(n=3\) ‡1 failed \[35\.5\] \|", md)
     # a sample is shown beside the paper's full data set, with the paper's number and a footnote
     assert "mnist_sample* (acc. % ↑)" in md and "* mnist_sample: our runs use the offline sample" in md
     assert t1[("layernorm", "mnist_sample")]["paper"] == "99.13"
@@ -140,9 +133,12 @@ def test_lower_is_better_for_bpc(sweep):
     assert data["enwik8"].metric == "bpc" and not data["enwik8"].higher_is_better
     assert "enwik8 (bpc ↓)" in to_markdown(tables["table1"])
     verdicts = {v.key: v for v in build_verdicts(data, load_paper())}
-    enwik8 = {v: next(e for e in verdicts[v].evidence if e.dataset == "enwik8") for v in verdicts}
-    assert enwik8["claim1"].supported is True   # 1.05 < 1.10 bpc
-    assert enwik8["claim3"].supported is False  # 1.12 > 1.10 bpc
+    enwik8 = {k: next(r for r in v.rows if r.dataset == "enwik8" and r.comparison == "metric")
+              for k, v in verdicts.items() if k != "claim2"}
+    assert enwik8["claim1"].estimate == pytest.approx(0.05)   # 1.05 < 1.10 bpc: LN-simple's way
+    assert enwik8["claim3"].estimate == pytest.approx(-0.02)  # 1.12 > 1.10 bpc: against AdaNorm
+    # one seed each: no interval, so no verdict either way
+    assert {r.verdict for r in enwik8.values()} == {"inconclusive"} and enwik8["claim1"].ci_low is None
 
 
 def test_variant_labels_for_non_default_options(sweep):
@@ -156,28 +152,49 @@ def test_variant_labels_for_non_default_options(sweep):
     assert "layernorm_simple (final_only)" in tables["table1"].rows
 
 
-def test_norm_defaults_match_conf():
+def test_norm_conf_options_are_the_norm_librarys_defaults():
     from omegaconf import OmegaConf
 
     from normlab.config import CONF_DIR
+    from normlab.norms import default_options
 
+    assert default_options("adanorm") == {"scale": 2.0, "k": 0.1, "eps": 1e-5, "std": "unbiased",
+                                          "eps_placement": "std"}
     for path in sorted((CONF_DIR / "norm").glob("*.yaml")):
         conf = OmegaConf.to_container(OmegaConf.load(path))
         assert conf.get("scope", SCOPE_DEFAULT) == SCOPE_DEFAULT, path
-        options = {k: v for k, v in conf.items() if k not in ("name", "scope")}
-        assert options == NORM_DEFAULTS.get(conf["name"], {}), path
+        defaults = default_options(conf["name"])
+        for key, value in conf.items():
+            if key not in ("name", "scope"):
+                assert defaults[key] == value, (path, key)
 
 
-def test_verdict_counts(sweep):
+def test_verdicts_on_the_fixture(sweep):
     _, _, data, _ = built(sweep)
     v = {x.key: x for x in build_verdicts(data, load_paper())}
-    assert (v["claim1"].k, v["claim1"].n) == (3, 4)
-    assert v["claim1"].summary == "supported on 3 of 4 datasets with data"
-    assert {e.dataset for e in v["claim1"].evidence if e.supported is False} == {"rt"}
-    assert "Overfitting signature" in v["claim1"].extra[0] and "1 of 4" in v["claim1"].extra[0]
-    assert (v["claim2"].k, v["claim2"].n) == (1, 1)  # iwslt14: 35.5 > 34.0, and 34.0 ≈ 33.95
-    assert (v["claim3"].k, v["claim3"].n) == (1, 2)
-    # the paper's own numbers, counted with the same rules, give its published counts
+    c1 = {(r.dataset, r.comparison): r for r in v["claim1"].rows}
+    # iwslt14: LN-simple - LN = +0.5 on each of 3 seeds: supported, and the over-fitting signature holds
+    assert c1[("iwslt14_de_en", "metric")].estimate == pytest.approx(0.5)
+    assert c1[("iwslt14_de_en", "metric")].verdict == "supported" and c1[("iwslt14_de_en", "metric")].n_seeds == 3
+    assert c1[("iwslt14_de_en", "train_loss")].estimate == pytest.approx(0.2)   # higher final train loss
+    assert c1[("iwslt14_de_en", "valid_loss")].estimate == pytest.approx(0.1)   # lower best valid loss
+    assert c1[("iwslt14_de_en", "train_loss")].verdict == c1[("iwslt14_de_en", "valid_loss")].verdict == "supported"
+    assert c1[("rt", "metric")].verdict == "contradicted"  # -1.0 on both seeds
+    assert c1[("enwik8", "metric")].verdict == c1[("mnist_sample", "metric")].verdict == "inconclusive"  # n=1
+    assert c1[("mnist_sample", "metric")].kind == "offline_sample" and c1[("rt", "metric")].kind == "paper"
+    summary = {(s["kind"], s["comparison"]): s for s in v["claim1"].summaries()}
+    assert summary[("paper", "metric")]["n_datasets"] == 3 and summary[("offline_sample", "metric")]["n_datasets"] == 1
+    assert (summary[("paper", "metric")]["supported"], summary[("paper", "metric")]["contradicted"]) == (1, 1)
+    # claim 2 on iwslt14: (LN-simple - DetachNorm) - (DetachNorm - w/o Norm) per seed = 1.3, 1.3, 1.75
+    c2 = v["claim2"].rows
+    assert [r.dataset for r in c2] == ["iwslt14_de_en"] and c2[0].estimate == pytest.approx(1.45)
+    assert (c2[0].ci_low, c2[0].ci_high) == pytest.approx(t_interval([1.3, 1.3, 1.75]))
+    assert c2[0].verdict == "supported" and c2[0].paper_estimate == pytest.approx(1.7)
+    assert any("wmt14_en_de" in m and "LN-simple" in m for m in v["claim2"].missing)
+    # claim 3: the default AdaNorm has one seed on iwslt14 (the k=0.2 variant is not the default)
+    c3 = {(r.dataset, r.comparison): r for r in v["claim3"].rows}
+    assert c3[("iwslt14_de_en", "metric")].n_seeds == 1 and c3[("iwslt14_de_en", "metric")].verdict == "inconclusive"
+    # the paper's own numbers, counted by its own rule, give its published counts
     assert v["claim1"].paper_count == (6, 8) and v["claim3"].paper_count == (7, 8)
 
 
@@ -185,8 +202,8 @@ def test_not_enough_data(tmp_path):
     seeds(tmp_path, "iwslt14_de_en", "layernorm", [35.0])
     _, _, data, _ = built(tmp_path)
     for verdict in build_verdicts(data, load_paper()):
-        assert verdict.n == 0 and verdict.summary.startswith("not enough data")
-        assert "not enough data" in verdict.evidence[0].text
+        assert not verdict.rows and not verdict.summaries()
+        assert "not enough data" in verdict.missing[0]
 
 
 def test_latex_booktabs_and_consistent_columns(sweep):
@@ -213,9 +230,19 @@ def test_report_files_figures_and_out(sweep, tmp_path, monkeypatch, capsys):
         assert (out / "tables" / f"{key}.md").read_text().startswith("### Table") or key == "all"
         assert list(csv.DictReader((out / "tables" / f"{key}.csv").open()))
         assert r"\bottomrule" in (out / "tables" / f"{key}.tex").read_text()
-    assert "supported on 3 of 4 datasets with data" in report
+    doc = json.loads((out / "verdicts.json").read_text())
+    fields = {"claim", "dataset", "kind", "comparison", "estimate", "ci_low", "ci_high", "n_seeds", "verdict",
+              "equivalent", "paper_estimate", "seeds_needed"}
+    assert doc["rows"] and all(fields <= set(r) for r in doc["rows"])
+    assert {(r["claim"], r["dataset"], r["comparison"], r["verdict"]) for r in doc["rows"]} >= {
+        (1, "iwslt14_de_en", "metric", "supported"), (1, "rt", "metric", "contradicted"),
+        (2, "iwslt14_de_en", "metric", "supported")}
+    assert {(s["claim"], s["kind"]) for s in doc["summary"]} >= {(1, "paper"), (1, "offline_sample")}
+    assert "**supported**" in report and "**contradicted**" in report and "Equivalence margins" in report
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert "iwslt14_de_en_losses.png" in pngs and "enwik8_metric.png" in pngs
+    assert {"claim1_forest.png", "claim2_forest.png", "iwslt14_de_en_paired_losses.png"} <= set(pngs)
+    assert not any(p.endswith("_probe.png") for p in pngs)  # no probe.json: skipped silently
     assert all((out / "figures" / p).stat().st_size > 5000 for p in pngs)
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (out / link).is_file(), link

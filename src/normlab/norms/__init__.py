@@ -5,13 +5,13 @@ adanorm, rmsnorm, rmsnorm_simple, dyt. Each module normalizes over the last dim,
 in float32 for fp16/bf16 inputs, and uses a closed-form backward (see functional.py).
 """
 
-from .build import NORMS, REGISTRY, build_norm
+from .build import NORMS, REGISTRY, build_norm, default_options
 from .config import NormConfigError
 from .modules import (AdaNorm, DetachMean, DetachNorm, DetachStd, DyT, Identity, LayerNorm,
                       RMSNorm, SimpleLayerNorm, SimpleRMSNorm)
 
 __all__ = [
-    "NORMS", "REGISTRY", "build_norm", "NormConfigError",
+    "NORMS", "REGISTRY", "build_norm", "default_options", "NormConfigError",
     "Identity", "LayerNorm", "SimpleLayerNorm", "DetachMean", "DetachStd", "DetachNorm",
     "AdaNorm", "RMSNorm", "SimpleRMSNorm", "DyT",
 ]

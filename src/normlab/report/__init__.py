@@ -1,6 +1,7 @@
 """normlab-report: the paper's tables, verdicts on its claims and loss figures, from result.json files.
 
-collect (find and label jobs) -> stats (cells over seeds) -> tables / verdicts / figures -> cli (report.md).
+collect (find and label jobs) -> stats (cells over seeds, paired contrasts, normlab.outcomes for per-example
+bootstraps) -> tables / verdicts / figures -> cli (report.md, verdicts.json). See docs/statistics.md.
 """
 
 from normlab.report.cli import main, write_report

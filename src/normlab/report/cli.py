@@ -13,9 +13,10 @@ from typing import Sequence
 from normlab.report import tables as tab
 from normlab.report import verdicts as ver
 from normlab.report.collect import STATUSES, CollectError, load_jobs, load_paper
-from normlab.report.stats import LEVEL, N_BOOT, REL_TOL, SEED, group_cells
+from normlab.report.stats import LEVEL, N_BOOT, SEED, group_cells
 
 REPORT = "report.md"
+VERDICTS = "verdicts.json"
 
 
 @dataclass
@@ -36,8 +37,8 @@ class Written:
         return f"{self.summary} → {self.report}"
 
 
-def write_report(dirs: Sequence[Path], out: Path, figures: bool = True, rel_tol: float = REL_TOL) -> Written:
-    """Read every result.json below `dirs` and write report.md, tables/ and figures/ into `out`."""
+def write_report(dirs: Sequence[Path], out: Path, figures: bool = True) -> Written:
+    """Read every result.json below `dirs` and write report.md, verdicts.json, tables/ and figures/ into `out`."""
     dirs = [Path(d) for d in dirs]
     jobs, problems = load_jobs(dirs)
     data, paper = group_cells(jobs), load_paper()
@@ -48,18 +49,19 @@ def write_report(dirs: Sequence[Path], out: Path, figures: bool = True, rel_tol:
     for t in tables:
         for ext, render in (("md", tab.to_markdown), ("csv", tab.to_csv), ("tex", tab.to_latex)):
             (out / "tables" / f"{t.key}.{ext}").write_text(render(t), encoding="utf-8")
-    verdicts = ver.build_verdicts(data, paper, rel_tol)
+    verdicts = ver.build_verdicts(data, paper)
     (out / "tables" / "verdicts.csv").write_text(ver.to_csv(verdicts), encoding="utf-8")
+    (out / VERDICTS).write_text(ver.to_json(verdicts), encoding="utf-8")
     pngs = {}
     if figures:
         from normlab.report.figures import write_figures  # matplotlib only when figures are wanted
 
-        pngs = write_figures(data, paper, out)
+        pngs = write_figures(data, paper, out, verdicts)
 
     counts = Counter({s: 0 for s in STATUSES})
     counts.update(j.status for j in jobs)
     written = Written(out / REPORT, counts, dirs, problems)
-    md = _report_md(written, jobs, tables, verdicts, pngs, out, rel_tol)
+    md = _report_md(written, jobs, tables, verdicts, pngs, out)
     (out / REPORT).write_text(md, encoding="utf-8")
     return written
 
@@ -68,7 +70,7 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path, rel_tol: float) -> str:
+def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path) -> str:
     groups = sorted({str(j.config.get("group")) for j in jobs if j.config.get("group") is not None})
     lines = ["# normlab report: Understanding and Improving Layer Normalization (Xu et al., NeurIPS 2019)", "",
              f"{w.summary.capitalize()}: " + ", ".join(f"`{d}`" for d in w.dirs) + ".", ""]
@@ -76,10 +78,12 @@ def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path, rel_tol: flo
         lines += [f"Sweeps (config `group`): {', '.join(groups)}.", ""]
     if w.problems:
         lines += [f"{len(w.problems)} file(s) not used:", ""] + [f"- {p}" for p in w.problems] + [""]
-    lines += [f"Statistics: mean over seeds and a {LEVEL:.0%} percentile bootstrap CI of the mean "
-              f"({N_BOOT:,} resamples, seed {SEED}); rows are variants: the norm name plus any option that "
-              "differs from its default. Verdicts use the default-option runs. "
-              f"≈ means: both diverged, or 95% CIs overlap (≥ 2 seeds each), or |Δ| ≤ {rel_tol:.0%} of the score.",
+    lines += [f"Statistics (docs/statistics.md): a cell is the mean over its n seeds with a t-based {LEVEL:.0%} "
+              "interval of the mean; a comparison is the mean of same-seed differences with its t-based "
+              f"{LEVEL:.0%} interval, or, where per-example outcomes exist, a hierarchical paired bootstrap "
+              f"({N_BOOT:,} resamples of seeds and test examples, seed {SEED}) when that is wider. Rows are "
+              "variants: the norm name plus any option that differs from its default. Verdicts use the "
+              f"default-option runs; machine-readable in [{VERDICTS}]({VERDICTS}).",
               "", "## Verdicts on the paper's claims", "", ver.to_markdown(verdicts), "## Tables", ""]
     for t in tables:
         links = ", ".join(f"[{ext.upper() if ext != 'tex' else 'LaTeX'}](tables/{t.key}.{ext})" for ext in ("csv", "tex"))
@@ -101,12 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", metavar="PATH", help="where to write (e.g. results/NAME, relative to the current "
                                                       "folder); default: the first DIR")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    parser.add_argument("--tolerance", type=float, default=REL_TOL,
-                        help=f"relative tolerance of ≈ in the verdicts (default {REL_TOL})")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(args.dirs[0])
     try:
-        written = write_report(args.dirs, out, figures=not args.no_figures, rel_tol=args.tolerance)
+        written = write_report(args.dirs, out, figures=not args.no_figures)
     except CollectError as err:
         print(f"normlab-report: error: {err}", file=sys.stderr)
         return 2

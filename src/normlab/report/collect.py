@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,13 +20,15 @@ NORMS = ("none", "layernorm", "layernorm_simple", "detach_mean", "detach_std", "
 SAMPLE_SUFFIX = "_sample"
 # quick_<dataset>: the generated stand-ins of the quick grid (conf/dataset/quick_*.yaml).
 QUICK_PREFIX = "quick_"
-# Defaults of conf/norm/*.yaml (tests/test_report.py checks they agree); the package cannot read
-# conf/ once installed, and a label must not change when someone edits a default later.
+SYNTHETIC_PREFIX = "synthetic"
+CUSTOM_PREFIX = "custom_"
+# Kinds of data; counts across datasets never mix them (result.json `data_kind`, else kind_of_name).
+KINDS = ("paper", "offline_sample", "generated", "user")
 SCOPE_DEFAULT = "all"
-NORM_DEFAULTS: dict[str, dict[str, Any]] = {"adanorm": {"scale": 2.0, "k": 0.1}}
 # Config sections that change what a job computes (normlab.runner.identity.IDENTITY_KEYS, minus the
 # norm, which gets its own label, and the seed, which the statistics average over).
 LABEL_SECTIONS = ("dataset", "model", "optim", "trainer", "eval")
+PROBE = "probe.json"
 
 
 class CollectError(ValueError):
@@ -48,6 +51,13 @@ class Job:
     path: Path
     label: str = ""
     options: dict = field(default_factory=dict)  # what makes this job's variant differ from the defaults
+    kind: str = "paper"  # one of KINDS
+    deviations: list = field(default_factory=list)  # how the job differs from the paper (one line each)
+    norm_options: dict | None = None  # the built norm's full options (None: an older result)
+
+    @property
+    def job_dir(self) -> Path:
+        return self.path.parent
 
     @property
     def default_variant(self) -> bool:
@@ -61,6 +71,17 @@ def canonical(dataset: str) -> str:
     if dataset.startswith(QUICK_PREFIX):
         return dataset[len(QUICK_PREFIX):]
     return dataset
+
+
+def kind_of_name(dataset: str) -> str:
+    """The kind of data a result without `data_kind` used, guessed from its dataset name."""
+    if dataset.startswith(QUICK_PREFIX) or dataset.startswith(SYNTHETIC_PREFIX):
+        return "generated"
+    if dataset.endswith(SAMPLE_SUFFIX):
+        return "offline_sample"
+    if dataset.startswith(CUSTOM_PREFIX):
+        return "user"
+    return "paper"
 
 
 def dataset_key(dataset: str) -> tuple:
@@ -102,27 +123,51 @@ def find_results(dirs: Iterable[Path]) -> list[Path]:
 
 
 def load_job(path: Path) -> Job:
+    """One result.json; ValueError (one line) when it is unreadable or not a result. A 'done' result
+    whose metric is NaN or infinite loads with value None and a `bad_value` note (see load_jobs)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"not a JSON object but {type(data).__name__}")
     metric = data.get("metric") or {}
+    if not isinstance(metric, dict):
+        raise ValueError("'metric' is not an object")
     status = data.get("status")
     if status not in STATUSES:
         raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     value = metric.get("value")
-    return Job(dataset=str(data["dataset"]), norm=str(data["norm"]), seed=data.get("seed"), status=status,
-               metric=str(metric.get("name") or "metric"), value=None if value is None else float(value),
+    kind = data.get("data_kind")
+    dataset = str(data["dataset"])
+    if kind not in KINDS:
+        kind = kind_of_name(dataset)
+    deviations = data.get("deviations") or []
+    if not isinstance(deviations, list):
+        deviations = [str(deviations)]
+    norm_options = data.get("norm_options")
+    return Job(dataset=dataset, norm=str(data["norm"]), seed=data.get("seed"), status=status,
+               metric=str(metric.get("name") or "metric"), value=_float(value),
                higher_is_better=bool(metric.get("higher_is_better", True)),
-               train_loss=_float(data.get("train_loss")), valid_loss=_float(data.get("valid_loss")),
-               history=list(data.get("history") or []), config=dict(data.get("config") or {}), path=Path(path))
+               train_loss=_finite(data.get("train_loss")), valid_loss=_finite(data.get("valid_loss")),
+               history=[r for r in (data.get("history") or []) if isinstance(r, dict)],
+               config=dict(data.get("config") or {}), path=Path(path), kind=kind,
+               deviations=[str(d) for d in deviations],
+               norm_options=dict(norm_options) if isinstance(norm_options, dict) else None)
 
 
 def load_jobs(dirs: Iterable[Path]) -> tuple[list[Job], list[str]]:
-    """(jobs, problems): unreadable files and duplicate runs are skipped and listed, never fatal."""
+    """(jobs, problems): unreadable files and duplicate runs are skipped and listed, never fatal; a
+    'done' result with a NaN or infinite metric is listed and kept out of tables and verdicts."""
     jobs, problems = [], []
     for path in find_results(dirs):
         try:
-            jobs.append(load_job(path))
-        except (ValueError, KeyError, TypeError, OSError) as err:  # JSONDecodeError is a ValueError
+            job = load_job(path)
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as err:  # JSONDecodeError: ValueError
             problems.append(f"skipped {path}: {type(err).__name__}: {err}")
+            continue
+        if job.status == "done" and job.value is not None and not math.isfinite(job.value):
+            problems.append(f"excluded {path}: 'done' but its metric {job.metric} is {job.value} "
+                            "(left out of tables and verdicts)")
+            continue
+        jobs.append(job)
     assign_labels(jobs)
     jobs, dropped = _drop_duplicates(jobs)
     problems += dropped
@@ -131,8 +176,8 @@ def load_jobs(dirs: Iterable[Path]) -> tuple[list[Job], list[str]]:
 
 
 def assign_labels(jobs: list[Job]) -> None:
-    """Label = norm name plus whatever differs from the defaults: the norm's own options against
-    conf/norm's defaults, other settings against the most common value among the dataset's jobs
+    """Label = norm name plus whatever differs from the defaults: the norm's own options (result.json
+    `norm_options`, else config.norm) against the norm library's defaults (normlab.norms.default_options), other settings against the most common value among the dataset's jobs
     (so a sweep over k, scope or lr comes out as separate rows, and the bulk keeps the plain name)."""
     by_dataset: dict[str, list[Job]] = {}
     for job in jobs:
@@ -160,16 +205,27 @@ def load_paper() -> dict[tuple[str, str], str]:
     return {(r["norm"], r["dataset"]): r["value"].strip() for r in rows}
 
 
+def norm_defaults(name: str) -> dict[str, Any] | None:
+    """The norm library's defaults for `name`; None for a norm it does not know."""
+    from normlab.norms import NormConfigError, default_options  # torch: only once labels are needed
+
+    try:
+        return default_options(name)
+    except NormConfigError:
+        return None
+
+
 def _norm_options(job: Job) -> dict[str, str]:
     norm = job.config.get("norm")
-    if not isinstance(norm, dict):
-        return {}
+    norm = norm if isinstance(norm, dict) else {}
     options = {}
     if norm.get("scope", SCOPE_DEFAULT) != SCOPE_DEFAULT:
         options["scope"] = str(norm["scope"])
-    defaults = NORM_DEFAULTS.get(job.norm, {})
-    for key in sorted(k for k in norm if k not in ("name", "scope")):
-        value = norm[key]
+    given = job.norm_options if job.norm_options is not None else \
+        {k: v for k, v in norm.items() if k not in ("name", "scope")}
+    defaults = norm_defaults(job.norm) or {}
+    for key in sorted(given):
+        value = given[key]
         if key in defaults:
             if not _same(value, defaults[key]):
                 options[key] = _fmt(value)
@@ -218,6 +274,11 @@ def _same(a, b) -> bool:
         return float(a) == float(b)
     except (TypeError, ValueError):
         return a == b
+
+
+def _finite(value) -> float | None:
+    value = _float(value)
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _float(value) -> float | None:

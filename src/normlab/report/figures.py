@@ -1,4 +1,6 @@
-"""PNG figures: the paper's loss-curve panels per dataset, and the metric per variant with CI bars."""
+"""PNG figures: the paper's loss-curve panels per dataset, the metric per variant with t-based 95%
+intervals, the paired loss differences over training (the over-fitting signature), one forest plot
+per claim, and the gradient probe (probe.json) per variant where jobs recorded one."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on a cluster node
 import matplotlib.pyplot as plt  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+
 import numpy as np  # noqa: E402
 
-from normlab.report.stats import DatasetCells  # noqa: E402
+from normlab.report.collect import PROBE  # noqa: E402
+from normlab.report.stats import DatasetCells, paired_curve  # noqa: E402
 from normlab.report.tables import METRIC_NAMES, fmt_number, is_sample_of_paper, paper_value  # noqa: E402
 
 NAMES = {"none": "w/o Norm", "layernorm": "LayerNorm", "layernorm_simple": "LayerNorm-simple",
@@ -136,7 +142,7 @@ def metric_figure(ds: DatasetCells, paper: dict, path: Path) -> Path | None:
         span = (max(finite) - min(finite)) or abs(max(finite)) * 0.05 or 1.0
         ax.set_xlim(min(finite) - 0.15 * span, max(finite) + 0.45 * span)
     ax.set_xlabel(f"{METRIC_NAMES.get(ds.metric, ds.metric)} ({'higher' if ds.higher_is_better else 'lower'} is better)")
-    ax.set_title(f"{ds.name}: {metric_title(ds)} per norm (mean and 95% bootstrap CI over seeds; dots: seeds)",
+    ax.set_title(f"{ds.name}: {metric_title(ds)} per norm (mean and t-based 95% interval over seeds; dots: seeds)",
                  fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     if paper_shown:
@@ -148,11 +154,152 @@ def metric_figure(ds: DatasetCells, paper: dict, path: Path) -> Path | None:
     return path
 
 
-def write_figures(data: dict[str, DatasetCells], paper: dict, out: Path) -> dict[str, list[Path]]:
-    """{dataset: [its PNGs]} under out/figures."""
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+SIGNATURE_PAIRS = (("layernorm_simple", "LN-simple − LN (claim 1)"), ("adanorm", "AdaNorm − LN (claim 3)"))
+
+
+def paired_loss_figure(ds: DatasetCells, path: Path) -> Path | None:
+    """Per pair (LN-simple, AdaNorm against LN): the same-seed difference of train and valid loss over
+    training, mean with a t-based 95% band over seeds. The paper's signature: train above 0, valid below."""
+    base = [j for j in ds.jobs.get("layernorm", []) if j.status != "failed" and j.history]
+    pairs = [(n, t, [j for j in ds.jobs.get(n, []) if j.status != "failed" and j.history]) for n, t in SIGNATURE_PAIRS]
+    pairs = [(n, t, js) for n, t, js in pairs if js and base]
+    if not pairs:
+        return None
+    x_key = _x_key(base + [j for _, _, js in pairs for j in js])
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4.2), squeeze=False)
+    drawn = False
+    for ax, (norm, title, jobs) in zip(axes[0], pairs):
+        for y_key, style, what in (("train_loss", "-", "train"), ("valid_loss", "--", "valid")):
+            c = paired_curve(jobs, base, y_key, x_key)
+            if not c.x.size:
+                continue
+            n = int(c.n.max())
+            ax.plot(c.x, c.mean, style, color=COLORS[norm], lw=1.8, label=f"{what} (paired over {n} seed(s))")
+            if n > 1:
+                ax.fill_between(c.x, c.lo, c.hi, color=COLORS[norm], alpha=0.15 if what == "train" else 0.08, lw=0)
+            drawn = True
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("updates" if x_key == "num_updates" else "epoch")
+        ax.set_ylabel("loss difference")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if not drawn:
+        plt.close(fig)
+        return None
+    fig.suptitle(f"{ds.name}: same-seed loss difference against LN (band: t-based 95% over seeds where n ≥ 2); "
+                 "paper: train > 0, valid < 0", fontsize=9)
+    return _save(fig, path)
+
+
+def forest_figure(verdict, path: Path) -> Path | None:
+    """One row per dataset: the oriented paired contrast and its interval, the paper's as a mark, zero line."""
+    rows = [r for r in verdict.rows if r.comparison == "metric"]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.5 * len(rows) + 1.5)))
+    ys = np.arange(len(rows))[::-1]
+    paper_shown = False
+    colors = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#7f7f7f"}
+    for y, r in zip(ys, rows):
+        color = colors[r.verdict]
+        if r.ci_low is not None:
+            ax.errorbar(r.estimate, y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]], fmt="o",
+                        color=color, capsize=4, ms=6)
+        else:
+            ax.plot(r.estimate, y, "o", mfc="none", color=color, ms=6)
+        if r.paper_estimate is not None:
+            ax.plot(r.paper_estimate, y, "D", color="black", ms=5,
+                    label=None if paper_shown else "paper's own difference")
+            paper_shown = True
+        ax.annotate(f"{r.verdict}, n={r.n_seeds}", (1.0, y), xycoords=("axes fraction", "data"),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, color=color)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ys, [f"{r.dataset} ({r.kind})" for r in rows])
+    ax.set_xlabel(f"{verdict.claim.contrast}, oriented: positive = the paper's direction (metric units)")
+    ax.set_title(f"Claim {verdict.claim.number}: {verdict.claim.title}\n(point: paired mean over seeds; bar: 95% "
+                 "interval; hollow: 1 seed, no interval)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    if paper_shown:
+        ax.legend(fontsize=8, loc="best")
+    fig.subplots_adjust(right=0.8)
+    return _save(fig, path)
+
+
+def load_probe(job) -> list[dict] | None:
+    """The job's probe points, or None when it has no (readable) probe.json."""
+    path = job.path.parent / PROBE
+    if not path.is_file():
+        return None
+    try:
+        points = json.loads(path.read_text(encoding="utf-8")).get("points")
+    except (ValueError, AttributeError, OSError):
+        return None
+    return [p for p in points if isinstance(p, dict) and isinstance(p.get("positions"), dict)] \
+        if isinstance(points, list) else None
+
+
+def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
+    """Per variant (columns): mean (top) and variance (bottom) of the gradient entering the norm (∂ℓ/∂y,
+    dashed) and leaving it (∂ℓ/∂x, solid), averaged over norm positions and seeds. The paper's theorem:
+    LN-simple's ∂ℓ/∂x has mean 0; DetachNorm's has mean ḡ/σ."""
+    found = {}
+    for label, jobs in ds.jobs.items():
+        runs = [p for p in (load_probe(j) for j in jobs) if p]
+        if runs:
+            found[label] = runs
+    if not found:
+        return None
+    fig, axes = plt.subplots(2, len(found), figsize=(4 * len(found), 6), squeeze=False, sharex=True)
+    for col, (label, runs) in enumerate(found.items()):
+        color = COLORS.get(label.split(" ", 1)[0], "black")
+        for row, stat in enumerate(("mean", "var")):
+            ax = axes[row][col]
+            for side, style in (("in", "--"), ("out", "-")):
+                at: dict[float, list[float]] = {}
+                for points in runs:
+                    for p in points:
+                        vals = [float(v.get(f"{side}_{stat}")) for v in p["positions"].values()
+                                if isinstance(v, dict) and v.get(f"{side}_{stat}") is not None]
+                        vals = [v for v in vals if math.isfinite(v)]
+                        if vals and p.get("num_updates") is not None:
+                            at.setdefault(float(p["num_updates"]), []).append(float(np.mean(vals)))
+                xs = sorted(at)
+                if xs:
+                    ax.plot(xs, [np.mean(at[x]) for x in xs], style, marker="o", ms=3, color=color,
+                            label=f"{'∂ℓ/∂y (in)' if side == 'in' else '∂ℓ/∂x (out)'}")
+            if stat == "var":
+                ax.set_yscale("symlog", linthresh=1e-12)
+                ax.set_xlabel("updates")
+            else:
+                ax.axhline(0, color="black", lw=0.6)
+            ax.set_title(f"{label}: gradient {stat}", fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{ds.name}: gradient into and out of the norms (over the hidden dim, averaged over rows, "
+                 "positions and seeds)", fontsize=9)
+    return _save(fig, path)
+
+
+def write_figures(data: dict[str, DatasetCells], paper: dict, out: Path, verdicts=()) -> dict[str, list[Path]]:
+    """{dataset or claim: [its PNGs]} under out/figures."""
     figures = {}
+    for v in verdicts:
+        p = forest_figure(v, out / "figures" / f"{v.key}_forest.png")
+        if p is not None:
+            figures[f"Claim {v.claim.number} (forest plot)"] = [p]
     for name, ds in data.items():
         paths = [loss_figure(ds, out / "figures" / f"{name}_losses.png"),
-                 metric_figure(ds, paper, out / "figures" / f"{name}_metric.png")]
+                 paired_loss_figure(ds, out / "figures" / f"{name}_paired_losses.png"),
+                 metric_figure(ds, paper, out / "figures" / f"{name}_metric.png"),
+                 probe_figure(ds, out / "figures" / f"{name}_probe.png")]
         figures[name] = [p for p in paths if p is not None]
     return figures

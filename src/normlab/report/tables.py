@@ -1,5 +1,5 @@
 """The paper's Tables 1, 2 and 4 rebuilt from our runs, plus one table of everything, as markdown,
-CSV (one row per cell, with the exact CI bounds) and LaTeX (booktabs)."""
+CSV (one row per cell, with the exact bounds of the t-based 95% interval; empty for n=1) and LaTeX (booktabs)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ TABLES = (  # (key, title, norms): the paper's tables are cumulative comparisons
     ("table4", "Table 4: + AdaNorm", ("none", "layernorm", "layernorm_simple", "detachnorm", "adanorm")),
 )
 MISSING = "–"
-LEGEND = ("Each cell: ours, mean ± half-width of the 95% bootstrap CI over seeds (n=1: a single seed, no CI), "
-          "with the paper's number in [brackets]. Diverge: every seed diverged; †k/n diverged: k of n seeds "
-          "diverged and the mean is over the rest; ‡k failed: k jobs crashed (not counted); – : no run.")
+LEGEND = ("Each cell: ours, mean ± half-width of the t-based 95% interval of the mean over n seeds (n=1: a "
+          "single seed, no interval), with the paper's number in [brackets]; §k after it: our cell departs "
+          "from the paper's setup, see deviation k below the table. Diverge: every seed diverged; †k/n "
+          "diverged: k of n seeds diverged and the mean is over the rest; ‡k failed: k jobs crashed (not "
+          "counted); – : no run.")
 SAMPLE_NOTE = ("* {names}: our runs use the offline sample of the data set; the paper's number in [brackets] "
                "is for the full data set, so the two are not directly comparable.")
 QUICK_NOTE = ("* {names}: our runs use small generated stand-in data (the quick grid), not the data set; the "
@@ -95,9 +97,9 @@ def cell_text(cell: Cell, metric: str) -> str:
     elif not cell.has_value:
         text = MISSING
     elif cell.ci is None:
-        text = f"{fmt_number(cell.mean, metric)} (n=1)"
+        text = f"{fmt_number(cell.mean, metric)} (n={cell.n})"
     else:
-        text = f"{fmt_number(cell.mean, metric)} ± {fmt_number((cell.ci[1] - cell.ci[0]) / 2, metric)}"
+        text = f"{fmt_number(cell.mean, metric)} ± {fmt_number((cell.ci[1] - cell.ci[0]) / 2, metric)} (n={cell.n})"
     if cell.n_diverged and not cell.diverged:
         text += f" †{cell.n_diverged}/{cell.n_runs} diverged"
     if cell.n_failed:
@@ -111,32 +113,57 @@ def header(dataset: str, table: Table) -> str:
     return f"{dataset}{mark} ({METRIC_NAMES.get(metric, metric)} {'↑' if higher else '↓'})"
 
 
-def _full_text(table: Table, label: str, dataset: str) -> str:
-    ours = cell_text(table.cell(label, dataset), table.metric(dataset)[0])
+def deviation_marks(table: Table) -> list[tuple[str, str, str]]:
+    """[(mark number, dataset, deviation)]: every distinct deviation of a cell shown with a paper number."""
+    out: list[tuple[str, str, str]] = []
+    for dataset in table.columns:
+        for label in table.rows:
+            if table.paper_value(label, dataset) is None:
+                continue
+            for d in table.cell(label, dataset).deviations:
+                if (dataset, d) not in {(o[1], o[2]) for o in out}:
+                    out.append((str(len(out) + 1), dataset, d))
+    return out
+
+
+def _full_text(table: Table, label: str, dataset: str, marks=None) -> str:
+    cell = table.cell(label, dataset)
+    ours = cell_text(cell, table.metric(dataset)[0])
     theirs = table.paper_value(label, dataset)
-    return f"{ours} [{theirs}]" if theirs is not None else ours
+    if theirs is None:
+        return ours
+    marks = deviation_marks(table) if marks is None else marks
+    refs = [m for m, d, text in marks if d == dataset and text in cell.deviations]
+    return f"{ours} [{theirs}]" + ("§" + ",".join(refs) if refs else "")
 
 
 def _notes(table: Table) -> list[str]:
     samples = table.samples()
     quick = [d for d in samples if d.startswith("quick_")]
     real = [d for d in samples if d not in quick]
-    return ([SAMPLE_NOTE.format(names=", ".join(real))] if real else []) + \
+    notes = ([SAMPLE_NOTE.format(names=", ".join(real))] if real else []) + \
         ([QUICK_NOTE.format(names=", ".join(quick))] if quick else [])
+    notes += [f"§{m} {d}: {text}" for m, d, text in deviation_marks(table)]
+    ran = [d for d in table.columns if d in table.data]
+    if ran:
+        notes.append("Comparable to the paper's numbers (paper data and no deviations): "
+                     + "; ".join(f"{d}: {table.data[d].comparable}" for d in ran) + ".")
+    return notes
 
 
 def to_markdown(table: Table) -> str:
     head = ["norm", *(header(d, table) for d in table.columns)]
     lines = [f"### {table.title}", "", LEGEND, "",
              "| " + " | ".join(head) + " |", "|" + "|".join([":---"] + [":---:"] * len(table.columns)) + "|"]
+    marks = deviation_marks(table)
     for label in table.rows:
-        lines.append("| " + " | ".join([label, *(_full_text(table, label, d) for d in table.columns)]) + " |")
+        lines.append("| " + " | ".join([label, *(_full_text(table, label, d, marks) for d in table.columns)]) + " |")
     notes = _notes(table)
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 CSV_FIELDS = ("table", "variant", "norm", "dataset", "metric", "higher_is_better", "n", "mean", "ci_low",
-              "ci_high", "n_diverged", "n_failed", "cell", "paper", "paper_dataset")
+              "ci_high", "n_diverged", "n_failed", "cell", "paper", "paper_dataset", "kind", "deviations")
 
 
 def to_csv(table: Table) -> str:
@@ -150,17 +177,19 @@ def to_csv(table: Table) -> str:
             writer.writerow({
                 "table": table.key, "variant": label, "norm": label.split(" ", 1)[0], "dataset": dataset,
                 "metric": metric, "higher_is_better": higher, "n": cell.n,
-                "mean": _num(cell.mean), "ci_low": _num(cell.ci[0] if cell.ci else cell.mean),
-                "ci_high": _num(cell.ci[1] if cell.ci else cell.mean), "n_diverged": cell.n_diverged,
+                "mean": _num(cell.mean), "ci_low": _num(cell.ci[0] if cell.ci else None),
+                "ci_high": _num(cell.ci[1] if cell.ci else None), "n_diverged": cell.n_diverged,
                 "n_failed": cell.n_failed, "cell": cell_text(cell, metric), "paper": theirs or "",
-                "paper_dataset": canonical(dataset) if theirs is not None else ""})
+                "paper_dataset": canonical(dataset) if theirs is not None else "",
+                "kind": table.data[dataset].kind if dataset in table.data else "",
+                "deviations": " | ".join(cell.deviations)})
     return out.getvalue()
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
                   "{": r"\{", "}": r"\}", "[": "{[}", "]": "{]}", "±": r"$\pm$", "†": r"\textsuperscript{\dag}",
                   "‡": r"\textsuperscript{\ddag}", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--",
-                  "*": r"$^{*}$", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+                  "*": r"$^{*}$", "§": r"\S{}", "−": "-", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
 def latex_escape(text: str) -> str:
@@ -174,8 +203,9 @@ def to_latex(table: Table) -> str:
              rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
              " & ".join(["Norm", *(latex_escape(header(d, table)) for d in table.columns)]) + r" \\",
              r"\midrule"]
+    marks = deviation_marks(table)
     for label in table.rows:
-        cells = [latex_escape(_full_text(table, label, d)) for d in table.columns]
+        cells = [latex_escape(_full_text(table, label, d, marks)) for d in table.columns]
         lines.append(" & ".join([latex_escape(label), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     for note in [LEGEND, *_notes(table)]:

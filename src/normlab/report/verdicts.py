@@ -1,216 +1,286 @@
-"""Verdicts on the paper's three claims, dataset by dataset, from the default-option runs of each norm.
+"""Verdicts on the paper's three claims, dataset by dataset, from paired per-seed contrasts of the
+default-option runs (normlab.report.stats; docs/statistics.md, "How to read a verdict").
 
-Claim 1 (gain and bias don't help): LN-simple >= LN on the metric (in its direction), as the paper
-counts it (6 of 8); and, reported beside it, the overfitting signature: LN-simple ends with a higher
-final train loss but reaches a lower best valid loss.
-Claim 2 (backward normalization matters more than forward): LN-simple > DetachNorm on the metric
-and DetachNorm ≈ w/o Norm (≈ as defined in normlab.report.stats).
-Claim 3 (AdaNorm improves on LayerNorm): AdaNorm > LN on the metric (the paper: 7 of 8).
-Comparisons use seed means; a diverged cell loses to one that finished, and two diverged cells are
-equal (≈) but not comparable by > or >=. A dataset counts as "with data" once every norm a claim
-needs has a finished or diverged run there.
+Every contrast is oriented so that positive is the paper's direction:
+- Claim 1 (gain and bias don't help): metric LN-simple - LN; and the over-fitting signature: final
+  train loss LN-simple - LN (the paper: higher), best valid loss LN - LN-simple (the paper: lower).
+- Claim 2 (the gradients of mu and sigma matter more than forward normalization):
+  (LN-simple - DetachNorm) - (DetachNorm - w/o Norm) on the metric.
+- Claim 3 (AdaNorm improves on LayerNorm): metric AdaNorm - LN, and the same signature as claim 1.
+Counts across datasets are kept per kind of data (paper, offline_sample, generated, user), never mixed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 
-from normlab.report.collect import PAPER_DATASETS
-from normlab.report.stats import REL_TOL, Cell, DatasetCells, about_equal, better, mean_or_none
-from normlab.report.tables import METRIC_NAMES, PAPER_METRICS, cell_text, fmt_number, is_sample_of_paper
+from normlab.report.collect import KINDS, PAPER_DATASETS
+from normlab.report.stats import (FAILED_SCORE, LEVEL, MARGINS, WORST_STAND_IN, DatasetCells, equivalent_of, margin_of,
+                                  paired_contrast, seeds_needed, sign_test, verdict_of)
+from normlab.report.tables import METRIC_NAMES, PAPER_METRICS, fmt_number
 
 SHORT = {"none": "w/o Norm", "layernorm": "LN", "layernorm_simple": "LN-simple", "detachnorm": "DetachNorm",
          "adanorm": "AdaNorm"}
+VERDICTS = ("supported", "contradicted", "inconclusive")
+COMPARISONS = ("metric", "train_loss", "valid_loss")
+
+
+@dataclass(frozen=True)
+class Claim:
+    number: int
+    title: str
+    weights: tuple[tuple[str, float], ...]
+    contrast: str
+    paper_says: str
+    signature: bool  # also test the over-fitting signature (train and valid loss)
+    paper_rule: str = ">"  # how the paper counts its own table: '>' or '>=' 0
+
+    @property
+    def key(self) -> str:
+        return f"claim{self.number}"
+
+    @property
+    def variant(self) -> str:
+        return self.weights[0][0]
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.weights)
+
+
+CLAIMS = (
+    Claim(1, "Gain and bias don't help: LayerNorm-simple is at least as good as LayerNorm",
+          (("layernorm_simple", 1.0), ("layernorm", -1.0)), "LN-simple − LN",
+          "LN-simple does not decrease performance on 6 of 8 datasets", True, ">="),
+    Claim(2, "The gradients of μ and σ matter more than forward normalization",
+          (("layernorm_simple", 1.0), ("detachnorm", -2.0), ("none", 1.0)),
+          "(LN-simple − DetachNorm) − (DetachNorm − w/o Norm)",
+          "the gain from the gradients of μ and σ exceeds the gain from forward normalization", False),
+    Claim(3, "AdaNorm improves on LayerNorm", (("adanorm", 1.0), ("layernorm", -1.0)), "AdaNorm − LN",
+          "AdaNorm beats LN on 7 of 8 datasets", True),
+)
+COMPARISON_TEXT = {
+    "metric": "test metric",
+    "train_loss": "final train loss (paper: {v} higher)",
+    "valid_loss": "best valid loss (paper: {v} lower)",
+}
 
 
 @dataclass
-class Evidence:
+class Row:
+    claim: int
     dataset: str
-    supported: bool | None  # None: a needed norm has no run here
-    text: str
-    signature: bool | None = None  # claim 1's overfitting signature
-    halves: tuple = ()  # claim 2: (LN-simple > DetachNorm, DetachNorm ≈ w/o Norm)
+    kind: str
+    comparison: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_seeds: int
+    verdict: str
+    equivalent: bool
+    paper_estimate: float | None
+    seeds_needed: int | None
+    metric: str = ""
+    method: str = ""
+    margin: float | None = None
+    comparable: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class Verdict:
-    key: str
-    claim: str
-    rule: str
-    needs: tuple[str, ...]
-    paper_says: str
-    evidence: list[Evidence] = field(default_factory=list)
-    paper_count: tuple[int, int] = (0, 0)
-    extra: list[str] = field(default_factory=list)
+    claim: Claim
+    rows: list[Row] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    paper: dict[str, float | None] = field(default_factory=dict)  # dataset -> the paper's own estimate
 
     @property
-    def counted(self) -> list[Evidence]:
-        return [e for e in self.evidence if e.supported is not None]
+    def key(self) -> str:
+        return self.claim.key
 
     @property
-    def k(self) -> int:
-        return sum(bool(e.supported) for e in self.counted)
+    def paper_count(self) -> tuple[int, int]:
+        """Datasets where the paper's own numbers point its way (by its own rule), of those it reports."""
+        known = [e for e in self.paper.values() if e is not None]
+        ok = [e for e in known if (e >= 0 if self.claim.paper_rule == ">=" else e > 0)]
+        return len(ok), len(known)
 
-    @property
-    def n(self) -> int:
-        return len(self.counted)
-
-    @property
-    def summary(self) -> str:
-        if not self.n:
-            return (f"not enough data: needs default-option runs of {', '.join(self.needs)} "
-                    "on at least one common dataset")
-        return f"supported on {self.k} of {self.n} datasets with data"
-
-
-def _cells(ds: DatasetCells, norms) -> list[Cell]:
-    return [ds.cells.get(n, Cell()) for n in norms]
+    def summaries(self) -> list[dict]:
+        out = []
+        for kind in KINDS:
+            for comparison in COMPARISONS:
+                rows = [r for r in self.rows if r.kind == kind and r.comparison == comparison]
+                if rows:
+                    out.append(summarize_rows(self.claim.number, kind, comparison, rows))
+        return out
 
 
-def _missing(ds: DatasetCells, norms) -> str:
-    absent = [n for n, c in zip(norms, _cells(ds, norms)) if not c.has_data]
-    return f"not enough data (no finished or diverged run of {', '.join(absent)})"
+def summarize_rows(claim: int, kind: str, comparison: str, rows: list[Row]) -> dict:
+    """Counts over datasets of ONE kind, with one-sided sign tests (inconclusive rows are ties)."""
+    if len({r.kind for r in rows}) > 1:
+        raise ValueError("a summary never mixes kinds of data")
+    counts = {v: sum(r.verdict == v for r in rows) for v in VERDICTS}
+    decided = counts["supported"] + counts["contradicted"]
+    return {"claim": claim, "kind": kind, "comparison": comparison, "n_datasets": len(rows), **counts,
+            "equivalent": sum(r.equivalent for r in rows),
+            "p_supported": sign_test(counts["supported"], decided),
+            "p_contradicted": sign_test(counts["contradicted"], decided)}
 
 
-def _show(cell: Cell, metric: str) -> str:
-    return cell_text(cell, metric)
+def _orientation(claim: Claim, comparison: str, higher_is_better: bool) -> float:
+    if comparison == "metric":
+        return 1.0 if higher_is_better else -1.0
+    return 1.0 if comparison == "train_loss" else -1.0
 
 
-def _where(ds: DatasetCells) -> str:
-    arrow = "↑" if ds.higher_is_better else "↓"
-    tag = (" (generated stand-in)" if ds.name.startswith("quick_") else " (sample)") if is_sample_of_paper(ds.name) \
-        else "" if ds.name in PAPER_DATASETS else " (not a paper data set)"
-    return f"{ds.name}{tag}, {METRIC_NAMES.get(ds.metric, ds.metric)} {arrow}"
+def paper_estimate(claim: Claim, paper: dict, dataset: str) -> float | None:
+    """The claim's contrast on the paper's own (single-run) numbers; a 'diverge' takes FAILED_SCORE,
+    as our diverged seeds do."""
+    from normlab.report.collect import canonical
+
+    base = canonical(dataset)
+    if base not in PAPER_METRICS:
+        return None
+    higher = PAPER_METRICS[base][1]
+    raw = {norm: v for (norm, d), v in paper.items() if d == base}
+    finished = [float(v) for v in raw.values() if not v.lower().startswith("diverge")]
+    if not finished or any(n not in raw for n in claim.needs):
+        return None
+    worst = FAILED_SCORE.get(PAPER_METRICS[base][0], min(finished) if higher else max(finished))
+    value = {n: worst if raw[n].lower().startswith("diverge") else float(raw[n]) for n in claim.needs}
+    return (1.0 if higher else -1.0) * sum(w * value[n] for n, w in claim.weights)
 
 
-def _mark(ok: bool | None) -> str:
-    return "✓" if ok else "✗"
+def claim_rows(claim: Claim, ds: DatasetCells, paper: dict, outcomes: bool = True) -> tuple[list[Row], str | None]:
+    """The claim's rows on one dataset, or a line saying why there are none."""
+    absent = [n for n in claim.needs if not ds.cells.get(n) or not ds.cells[n].has_data]
+    if absent:
+        return [], f"{ds.name}: not enough data (no finished or diverged run of " \
+                   f"{', '.join(SHORT.get(n, n) for n in absent)})"
+    weights = dict(claim.weights)
+    rows = []
+    for comparison in COMPARISONS if claim.signature else ("metric",):
+        sign = _orientation(claim, comparison, ds.higher_is_better)
+        c = paired_contrast(ds, weights, comparison, sign, names=SHORT, outcomes=outcomes)
+        if c.estimate is None:
+            if comparison == "metric":
+                return [], f"{ds.name}: no seed run by every variant of {claim.contrast}"
+            continue
+        theirs = paper_estimate(claim, paper, ds.name) if comparison == "metric" else None
+        margin = margin_of(comparison, ds.metric)
+        rows.append(Row(claim.number, ds.name, ds.kind, comparison, c.estimate,
+                        c.ci[0] if c.ci else None, c.ci[1] if c.ci else None, c.n_seeds, verdict_of(c.ci),
+                        equivalent_of(c.ci, margin), theirs, seeds_needed(c.sd, theirs), ds.metric, c.method,
+                        margin, ds.comparable, c.notes))
+    return rows, None
 
 
-def claim1(ds: DatasetCells) -> Evidence:
-    needs = ("layernorm_simple", "layernorm")
-    lns, ln = _cells(ds, needs)
-    ok = better(lns, ln, ds.higher_is_better, or_equal=True)
-    if ok is None:
-        return Evidence(ds.name, None, f"{_where(ds)}: " + (_missing(ds, needs) if not (lns.has_data and ln.has_data)
-                                                            else "both diverged, no comparison"))
-    noise = " (difference within noise, ≈)" if about_equal(lns, ln) and not (lns.diverged or ln.diverged) else ""
-    text = (f"{_where(ds)}: LN-simple {_show(lns, ds.metric)} vs LN {_show(ln, ds.metric)}: "
-            f"LN-simple ≥ LN {_mark(ok)}{noise}")
-    signature = None
-    tr = [mean_or_none(c.train_losses) for c in (lns, ln)]
-    va = [mean_or_none(c.valid_losses) for c in (lns, ln)]
-    if None not in tr and None not in va:
-        signature = tr[0] > tr[1] and va[0] < va[1]
-        text += (f"; final train loss {tr[0]:.3f} vs {tr[1]:.3f} (higher {_mark(tr[0] > tr[1])}), "
-                 f"best valid loss {va[0]:.3f} vs {va[1]:.3f} (lower {_mark(va[0] < va[1])}): "
-                 f"overfitting signature {_mark(signature)}")
-    return Evidence(ds.name, ok, text, signature)
-
-
-def claim2(ds: DatasetCells, rel_tol: float = REL_TOL) -> Evidence:
-    needs = ("layernorm_simple", "detachnorm", "none")
-    lns, dn, none = _cells(ds, needs)
-    backward = better(lns, dn, ds.higher_is_better)
-    forward = about_equal(dn, none, rel_tol)
-    if not all(c.has_data for c in (lns, dn, none)):
-        return Evidence(ds.name, None, f"{_where(ds)}: {_missing(ds, needs)}")
-    if backward is None:
-        return Evidence(ds.name, None, f"{_where(ds)}: LN-simple and DetachNorm both diverged, no comparison")
-    if dn.has_value and none.has_value:
-        gap = f" (|Δ| = {fmt_number(abs(dn.mean - none.mean), ds.metric)}, tolerance " \
-              f"{fmt_number(rel_tol * max(abs(dn.mean), abs(none.mean)), ds.metric)})"
-    else:
-        gap = ""
-    ok = bool(backward and forward)
-    text = (f"{_where(ds)}: LN-simple {_show(lns, ds.metric)} > DetachNorm {_show(dn, ds.metric)} {_mark(backward)}; "
-            f"DetachNorm ≈ w/o Norm {_show(none, ds.metric)} {_mark(forward)}{gap}")
-    return Evidence(ds.name, ok, text, halves=(backward, forward))
-
-
-def claim3(ds: DatasetCells) -> Evidence:
-    needs = ("adanorm", "layernorm")
-    ada, ln = _cells(ds, needs)
-    ok = better(ada, ln, ds.higher_is_better)
-    if ok is None:
-        return Evidence(ds.name, None, f"{_where(ds)}: " + (_missing(ds, needs) if not (ada.has_data and ln.has_data)
-                                                            else "both diverged, no comparison"))
-    return Evidence(ds.name, ok, f"{_where(ds)}: AdaNorm {_show(ada, ds.metric)} vs LN {_show(ln, ds.metric)}: "
-                                 f"AdaNorm > LN {_mark(ok)}")
-
-
-CLAIMS = (
-    ("claim1", "Gain and bias don't help: LayerNorm-simple is at least as good as LayerNorm",
-     "LN-simple ≥ LN on the metric (seed means, in the metric's direction)", ("layernorm", "layernorm_simple"),
-     "6 of 8", claim1),
-    ("claim2", "Backward normalization matters more than forward: LN-simple > DetachNorm, DetachNorm ≈ w/o Norm",
-     "LN-simple > DetachNorm on the metric, and DetachNorm ≈ w/o Norm: both diverged, or 95% CIs overlap "
-     "(≥ 2 seeds each), or |Δ| ≤ {tol:g}% of the score", ("layernorm_simple", "detachnorm", "none"),
-     "LN-simple beats DetachNorm, and DetachNorm is no better than w/o Norm", claim2),
-    ("claim3", "AdaNorm improves on LayerNorm", "AdaNorm > LN on the metric (seed means)", ("adanorm", "layernorm"),
-     "7 of 8", claim3),
-)
-
-
-def paper_cells(paper: dict) -> dict[str, DatasetCells]:
-    """The paper's own numbers as single-seed cells, to count its claims with our rules."""
-    out = {}
-    for dataset in PAPER_DATASETS:
-        metric, higher = PAPER_METRICS[dataset]
-        cells = {}
-        for (norm, d), value in paper.items():
-            if d != dataset:
-                continue
-            if value.lower().startswith("diverge"):
-                cells[norm] = Cell(n_diverged=1)
-            else:
-                cells[norm] = Cell(values=[float(value)], mean=float(value))
-        out[dataset] = DatasetCells(dataset, metric, higher, cells, {})
-    return out
-
-
-def build_verdicts(data: dict[str, DatasetCells], paper: dict, rel_tol: float = REL_TOL) -> list[Verdict]:
-    theirs = paper_cells(paper)
+def build_verdicts(data: dict[str, DatasetCells], paper: dict, outcomes: bool = True) -> list[Verdict]:
     verdicts = []
-    for key, claim, rule, needs, says, test in CLAIMS:
-        run = (lambda ds: test(ds, rel_tol)) if test is claim2 else test
-        v = Verdict(key, claim, rule.format(tol=rel_tol * 100), tuple(SHORT[n] for n in needs), says)
-        v.evidence = [run(ds) for ds in data.values()]
-        on_paper = [e for e in (run(ds) for ds in theirs.values()) if e.supported is not None]
-        v.paper_count = (sum(bool(e.supported) for e in on_paper), len(on_paper))
-        if key == "claim1":
-            sig = [e.signature for e in v.evidence if e.signature is not None]
-            v.extra.append(f"Overfitting signature (LN-simple: higher final train loss, lower best valid loss): "
-                           f"{sum(sig)} of {len(sig)} datasets with losses of both." if sig else
-                           "Overfitting signature: no dataset with finished runs of both LN and LN-simple.")
-        if key == "claim2" and v.n:
-            halves = [e.halves for e in v.counted]
-            v.extra.append(f"LN-simple > DetachNorm on {sum(bool(h[0]) for h in halves)} of {v.n}; "
-                           f"DetachNorm ≈ w/o Norm on {sum(bool(h[1]) for h in halves)} of {v.n}.")
+    for claim in CLAIMS:
+        v = Verdict(claim, paper={d: paper_estimate(claim, paper, d) for d in PAPER_DATASETS})
+        for ds in data.values():
+            rows, why = claim_rows(claim, ds, paper, outcomes)
+            v.rows += rows
+            if why:
+                v.missing.append(why)
         verdicts.append(v)
     return verdicts
 
 
+def _signed(x: float | None, metric: str) -> str:
+    if x is None:
+        return "–"
+    text = fmt_number(abs(x), metric)
+    return ("−" if x < 0 and float(text) != 0 else "+") + text
+
+
+def interval_text(row: Row) -> str:
+    metric = row.metric if row.comparison == "metric" else "loss"
+    est = _signed(row.estimate, metric)
+    if row.ci_low is None:
+        return f"{est} (n={row.n_seeds}, no interval)"
+    return f"{est} [{_signed(row.ci_low, metric)}, {_signed(row.ci_high, metric)}] (95% {row.method}, n={row.n_seeds})"
+
+
+def margins_markdown() -> str:
+    lines = ["Equivalence margins (TOST: `equivalent` when the whole 95% interval lies within ± the margin):", "",
+             "| metric | margin | why |", "|:---|:---:|:---|"]
+    lines += [f"| {METRIC_NAMES.get(k, k)} | ±{m:g} | {why} |" for k, (m, why) in MARGINS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else f"{p:.3g}"
+
+
 def to_markdown(verdicts: list[Verdict]) -> str:
-    lines = []
-    for i, v in enumerate(verdicts, 1):
+    lines = [f"Each row: the paired per-seed contrast, oriented so that **positive is the paper's direction**, "
+             f"its estimate and {LEVEL:.0%} interval. supported: interval above 0; contradicted: below 0; "
+             "otherwise inconclusive. A diverged seed counts as its variant's loss "
+             f"(scored as {WORST_STAND_IN}: " + ", ".join(f"{METRIC_NAMES.get(k, k)} {v:g}" for k, v in
+                                                          FAILED_SCORE.items()) + "). Counts never mix kinds of data; p: one-sided sign test "
+             "against chance (inconclusive datasets are ties).", "", margins_markdown()]
+    for v in verdicts:
+        c = v.claim
         k, n = v.paper_count
-        lines += [f"### Claim {i}: {v.claim}", "",
-                  f"**Ours: {v.summary}.** Paper: {v.paper_says} (our rule on the paper's numbers: {k} of {n}).", "",
-                  f"Test: {v.rule}. Default-option runs only.", ""]
-        lines += [f"{x}" for x in v.extra] + ([""] if v.extra else [])
-        lines += [f"- {'✓' if e.supported else '✗' if e.supported is False else '·'} {e.text}" for e in v.evidence]
-        lines.append("")
+        lines += [f"### Claim {c.number}: {c.title}", "",
+                  f"Contrast: {c.contrast}. Paper: {c.paper_says} (its own numbers, this contrast "
+                  f"{'≥' if c.paper_rule == '>=' else '>'} 0 on {k} of {n}). Default-option runs only.", ""]
+        sums = v.summaries()
+        if sums:
+            lines += ["| kind | comparison | datasets | supported | contradicted | inconclusive | equivalent | "
+                      "p (supported) | p (contradicted) |", "|:---|:---|:---:|:---:|:---:|:---:|:---:|:---:|:---:|"]
+            lines += [f"| {s['kind']} | {s['comparison']} | {s['n_datasets']} | {s['supported']} | "
+                      f"{s['contradicted']} | {s['inconclusive']} | {s['equivalent']} | {_p(s['p_supported'])} | "
+                      f"{_p(s['p_contradicted'])} |" for s in sums]
+            lines += ["", "| dataset | kind | comparison | estimate [95% interval] | verdict | equivalent | "
+                          "paper | seeds needed | notes |", "|:---|:---|:---|:---|:---|:---|:---|:---|:---|"]
+            for r in v.rows:
+                what = COMPARISON_TEXT[r.comparison].format(v=SHORT[c.variant])
+                paper = "–" if r.paper_estimate is None else _signed(r.paper_estimate, r.metric)
+                if r.paper_estimate is not None and r.comparable != "comparable":
+                    paper += f" ({r.comparable})"
+                eq = f"{'yes' if r.equivalent else 'no'} (±{r.margin:g})" if r.margin is not None else "–"
+                lines.append(f"| {r.dataset} | {r.kind} | {what} | {interval_text(r)} | **{r.verdict}** | {eq} | "
+                             f"{paper} | {r.seeds_needed if r.seeds_needed is not None else '–'} | "
+                             f"{'; '.join(r.notes) or ''} |")
+            lines.append("")
+        else:
+            lines += [f"Not enough data: needs default-option runs of {', '.join(SHORT[n] for n in c.needs)} "
+                      "with the same seeds on one dataset.", ""]
+        lines += [f"- {m}" for m in v.missing] + ([""] if v.missing else [])
     return "\n".join(lines)
+
+
+CSV_FIELDS = ("claim", "dataset", "kind", "comparison", "estimate", "ci_low", "ci_high", "n_seeds", "verdict",
+              "equivalent", "paper_estimate", "seeds_needed", "metric", "method", "margin", "comparable", "notes")
 
 
 def to_csv(verdicts: list[Verdict]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["claim", "dataset", "supported", "evidence"])
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
     for v in verdicts:
-        for e in v.evidence:
-            writer.writerow([v.key, e.dataset, "" if e.supported is None else e.supported, e.text])
+        for r in v.rows:
+            d = r.to_dict()
+            d["notes"] = "; ".join(r.notes)
+            writer.writerow({k: "" if d[k] is None else d[k] for k in CSV_FIELDS})
     return out.getvalue()
+
+
+def to_json(verdicts: list[Verdict]) -> str:
+    doc = {"level": LEVEL,
+           "margins": {k: {"margin": m, "why": why} for k, (m, why) in MARGINS.items()},
+           "rows": [r.to_dict() for v in verdicts for r in v.rows],
+           "summary": [s for v in verdicts for s in v.summaries()],
+           "paper": [{"claim": v.claim.number, "count": list(v.paper_count),
+                      "estimates": v.paper} for v in verdicts],
+           "missing": [{"claim": v.claim.number, "why": m} for v in verdicts for m in v.missing]}
+    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
