@@ -20,7 +20,6 @@ WORKDIR /opt/normlab
 COPY --chown=normlab:normlab requirements.lock requirements-fairseq.txt pyproject.toml README.md ./
 COPY --chown=normlab:normlab scripts/install.sh scripts/install.sh
 COPY --chown=normlab:normlab src src
-COPY --chown=normlab:normlab conf conf
 RUN python -m venv .venv && bash scripts/install.sh .venv/bin/python
 
 # The build fails loudly unless torch, fairseq and the plugin import.
