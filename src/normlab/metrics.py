@@ -36,6 +36,29 @@ def is_punct(tag: str) -> bool:
     return tag in PTB_PUNCT_TAGS or tag in UD_PUNCT_TAGS
 
 
+def uas_counts(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequence[int]],
+               tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True) -> list[tuple[int, int]]:
+    """(correct heads, scored tokens) per sentence: the per-example outcomes whose sums give UAS."""
+    pred_heads, gold_heads = list(pred_heads), list(gold_heads)
+    if len(pred_heads) != len(gold_heads):
+        raise ValueError(f"uas: {len(pred_heads)} predicted sentences for {len(gold_heads)} gold")
+    if exclude_punct and tokens_or_pos is None:
+        raise ValueError("uas: exclude_punct needs the gold POS tags")
+    tags = list(tokens_or_pos) if tokens_or_pos is not None else [None] * len(gold_heads)
+    counts = []
+    for pred, gold, sent_tags in zip(pred_heads, gold_heads, tags):
+        if len(pred) != len(gold):
+            raise ValueError(f"uas: sentence with {len(pred)} predicted heads for {len(gold)} tokens")
+        correct = total = 0
+        for i, (p, g) in enumerate(zip(pred, gold)):
+            if exclude_punct and is_punct(sent_tags[i]):
+                continue
+            total += 1
+            correct += int(p == g)
+        counts.append((correct, total))
+    return counts
+
+
 def uas(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequence[int]],
         tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True) -> float:
     """Unlabeled attachment score over sentences (lists of 1-based heads, 0 = root).
@@ -43,21 +66,8 @@ def uas(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequence[int]]
     Punctuation is recognised by the gold POS tag (PTB tags or UPOS PUNCT), not the word form,
     as in Chen & Manning's evaluation.
     """
-    pred_heads, gold_heads = list(pred_heads), list(gold_heads)
-    if len(pred_heads) != len(gold_heads):
-        raise ValueError(f"uas: {len(pred_heads)} predicted sentences for {len(gold_heads)} gold")
-    if exclude_punct and tokens_or_pos is None:
-        raise ValueError("uas: exclude_punct needs the gold POS tags")
-    tags = list(tokens_or_pos) if tokens_or_pos is not None else [None] * len(gold_heads)
-    correct = total = 0
-    for pred, gold, sent_tags in zip(pred_heads, gold_heads, tags):
-        if len(pred) != len(gold):
-            raise ValueError(f"uas: sentence with {len(pred)} predicted heads for {len(gold)} tokens")
-        for i, (p, g) in enumerate(zip(pred, gold)):
-            if exclude_punct and is_punct(sent_tags[i]):
-                continue
-            total += 1
-            correct += int(p == g)
+    counts = uas_counts(pred_heads, gold_heads, tokens_or_pos, exclude_punct)
+    total = sum(t for _, t in counts)
     if total == 0:
         raise ValueError("uas: no scorable tokens")
-    return correct / total
+    return sum(c for c, _ in counts) / total

@@ -26,6 +26,10 @@ def add_norm_args(parser: argparse.ArgumentParser) -> None:
                             "replaying the released AdaNorm code whose --lnv reached only those")
     group.add_argument("--norm-options", default=None, metavar="JSON",
                        help='options of the chosen norm as a JSON object, e.g. \'{"std": "biased"}\'')
+    group.add_argument("--probe-gradients", default=None, metavar="STEPS",
+                       help="comma-separated training steps at which to record the gradients entering and "
+                            "leaving every norm (see normlab.fairseq_adapter.probe)")
+    group.add_argument("--probe-file", default=None, metavar="PATH", help="where the gradient probe writes")
     group.add_argument("--adanorm-scale", type=float, default=None, metavar="C",
                        help="AdaNorm's C (default: the official 2.0); same as --norm-options '{\"scale\": C}'")
     group.add_argument("--adanorm-k", type=float, default=None, metavar="K",
@@ -61,7 +65,13 @@ def norm_options(args) -> dict:
 def norm_factory(args) -> Callable[[int], nn.Module]:
     name = getattr(args, "norm", "layernorm")
     options = norm_options(args)
-    return lambda dim: build_norm(name, dim, **options)
+    steps = getattr(args, "probe_gradients", None)
+    if not steps:
+        return lambda dim: build_norm(name, dim, **options)
+    from normlab.fairseq_adapter.probe import probe_for
+
+    probe = probe_for(str(steps), getattr(args, "probe_file", None) or "probe.json")
+    return lambda dim: probe.attach(build_norm(name, dim, **options))
 
 
 def check_norm_args(args) -> None:

@@ -59,7 +59,35 @@ def parse_train_args(argv: Sequence[str]):
     import normlab.fairseq_adapter  # noqa: F401  (registers the models before fairseq parses --arch)
     from fairseq import options
 
-    return options.parse_args_and_arch(options.get_training_parser(), input_args=list(map(str, argv)))
+    args = options.parse_args_and_arch(options.get_training_parser(), input_args=list(map(str, argv)))
+    _bf16_without_tpu(args, argv)
+    return args
+
+
+def _bf16_without_tpu(args, argv) -> None:
+    # fairseq 0.12 reads --bf16 as "implies --tpu" (its bf16 path was written for TPUs) and would then
+    # look for torch_xla. Its trainer handles bf16 on CUDA and CPU as it is, so unless --tpu was asked
+    # for, bf16 trains on the device the job has.
+    if getattr(args, "bf16", False) and "--tpu" not in list(map(str, argv)):
+        args.tpu = False
+
+
+def check_train_args(argv: Sequence[str]) -> None:
+    """Parse ARGV as fairseq-train would, and turn its usage wall into one ValueError line (the
+    offending argument and what is wrong with it)."""
+    import contextlib
+    import io
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            parse_train_args(argv)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):  # normlab's own checks exit with their message
+            raise ValueError(stop.code) from None
+        errors = [line for line in captured.getvalue().splitlines() if ": error: " in line]
+        message = errors[-1].split(": error: ", 1)[1] if errors else captured.getvalue().strip().splitlines()[-1:]
+        raise ValueError(f"fairseq refuses the job's arguments: {message}") from None
 
 
 def train(argv: Sequence[str]) -> None:

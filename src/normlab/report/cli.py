@@ -76,6 +76,13 @@ def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path) -> str:
              f"{w.summary.capitalize()}: " + ", ".join(f"`{d}`" for d in w.dirs) + ".", ""]
     if groups:
         lines += [f"Sweeps (config `group`): {', '.join(groups)}.", ""]
+    kinds = {j.kind for j in jobs}
+    if "generated" in kinds:
+        only = kinds == {"generated"}
+        lines += [("> **A pipeline check, not evidence.** " if only else "> ")
+                  + ("Every" if only else "Some") + " dataset here is a generated stand-in: tiny data that "
+                  "checks the pipeline end to end (training, evaluation, statistics, figures). Verdicts on "
+                  "stand-ins say nothing about the paper's claims, and they are never counted with real data.", ""]
     if w.problems:
         lines += [f"{len(w.problems)} file(s) not used:", ""] + [f"- {p}" for p in w.problems] + [""]
     lines += [f"Statistics (docs/statistics.md): a cell is the mean over its n seeds with a t-based {LEVEL:.0%} "

@@ -29,6 +29,8 @@ for _name in ("fairseq_cli.train", "fairseq_cli.generate"):
 
 CHECKPOINTS = "checkpoints"
 HISTORY = "history.json"
+PROBE = "probe.json"
+PROBE_STEPS = (1, 50, 200, 1000, 5000)
 
 
 class JobConfigError(ValueError):
@@ -108,6 +110,17 @@ def _device_argv() -> list[str]:
     return [] if torch.cuda.is_available() else ["--cpu"]
 
 
+def probe_argv(cfg: Mapping[str, Any], job_root: Path) -> list[str]:
+    probe = cfg.get("probe") or {}
+    if not probe.get("gradients"):
+        return []
+    from normlab.fairseq_adapter.probe import forget
+
+    forget(job_root / PROBE)
+    return ["--probe-gradients", ",".join(str(int(s)) for s in probe.get("steps") or PROBE_STEPS),
+            "--probe-file", str(job_root / PROBE)]
+
+
 def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path) -> list[str]:
     return [
         *task_argv,
@@ -115,9 +128,23 @@ def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path) -> 
         *norm_argv(cfg["norm"]),
         *fairseq_run.to_argv(cfg["optim"]),
         *fairseq_run.to_argv(cfg["trainer"]),
+        *probe_argv(cfg, save_dir.parent),
         "--seed", str(cfg["seed"]), "--save-dir", str(save_dir),
         "--log-format", "simple", "--no-progress-bar", *_device_argv(),
     ]
+
+
+def _config_keys_of_flags(cfg: Mapping[str, Any], message: str) -> str:
+    """' (set by optim.lrr)' for the flags a fairseq message names, so the user sees which key to fix."""
+    import re
+
+    keys = []
+    for flag in re.findall(r"--([a-z0-9-]+)", message):
+        key = flag.replace("-", "_")
+        keys += [f"{section}.{key}" for section in ("model", "optim", "trainer") if key in (cfg.get(section) or {})]
+    if not keys and re.search(r"argument --seed", message):
+        keys.append("seed")
+    return f" (set by {', '.join(dict.fromkeys(keys))})" if keys else ""
 
 
 def data_kind(dataset: Mapping[str, Any]) -> str:
@@ -149,6 +176,20 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     options = check_norm(cfg["norm"])
     family = get_family(cfg["dataset"]["family"])
     paths = Paths(raw=Path(cfg["paths"]["raw"]), data=Path(cfg["paths"]["data"]))
+    # Everything that can be refused is checked before the job's folder exists: bad input data or a bad
+    # fairseq value is one line, leaves no orphan folder, and never stops the rest of a sweep.
+    spec = dict(cfg["dataset"])
+    try:
+        prepared = family.prepare(spec, paths, log=say)
+    except MissingInputError:
+        raise
+    except Exception as err:
+        raise JobConfigError(f"preparing {spec.get('name')}: {type(err).__name__}: {err}") from None
+    argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS)
+    try:
+        fairseq_run.check_train_args(argv)
+    except ValueError as err:
+        raise JobConfigError(str(err) + _config_keys_of_flags(cfg, str(err))) from None
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / "config.json", cfg)
     resuming = (root / CHECKPOINTS / "checkpoint_last.pt").exists()
@@ -174,9 +215,6 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
                     step=row["num_updates"])
 
         try:
-            spec = dict(cfg["dataset"])
-            prepared = family.prepare(spec, paths, log=say)
-            argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS)
             with EpochHistory(rows, on_row=on_epoch) as history:
                 try:
                     fairseq_run.train(argv)

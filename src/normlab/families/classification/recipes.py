@@ -89,7 +89,7 @@ class Custom(Recipe):
 
 
 class Generated(Recipe):
-    DEFAULTS = {"n_train": 400, "n_valid": 60, "n_test": 60, "num_classes": 2, "length": 8, "seed": 0}
+    DEFAULTS = {"n_train": 400, "n_valid": 60, "n_test": 60, "num_classes": 2, "length": 8, "seed": 0, "noise": 0.0}
 
     def payload(self, spec):
         return {"generator": generated_options(spec, self.DEFAULTS)}
@@ -154,8 +154,9 @@ def _lines(path: Path) -> list[str]:
 
 
 def generated_sentences(n_train: int, n_valid: int, n_test: int, num_classes: int, length: int,
-                        seed: int) -> dict[str, list[Example]]:
-    """Filler words plus one class keyword at a random position: learnable in a few updates."""
+                        seed: int, noise: float = 0.0) -> dict[str, list[Example]]:
+    """Filler words plus one class keyword at a random position: learnable in a few updates. With `noise`,
+    that fraction of labels (every split, test too) is redrawn at random, so accuracy stays well below 100%."""
     rng = random.Random(seed)
     fillers = [f"w{i}" for i in range(30)]
     keywords = [[f"k{c}_{j}" for j in range(3)] for c in range(num_classes)]
@@ -164,6 +165,8 @@ def generated_sentences(n_train: int, n_valid: int, n_test: int, num_classes: in
         label = rng.randrange(num_classes)
         words = [rng.choice(fillers) for _ in range(length - 1)]
         words.insert(rng.randrange(length), rng.choice(keywords[label]))
+        if noise and rng.random() < noise:
+            label = rng.randrange(num_classes)
         return str(label), " ".join(words)
 
     return {split: [sample() for _ in range(n)] for split, n in zip(SPLITS, (n_train, n_valid, n_test))}

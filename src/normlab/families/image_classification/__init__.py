@@ -31,8 +31,11 @@ class ImageClassificationFamily:
     def evaluate(self, spec, prepared: Prepared, checkpoint: Path, job_dir: Path,
                  eval_cfg: Mapping[str, Any]) -> dict[str, float]:
         from normlab.fairseq_adapter.evaluate import accuracy_on_test
+        from normlab.outcomes import save_outcomes
 
-        return accuracy_on_test(checkpoint, prepared.data_bin, eval_cfg)
+        scores, correct = accuracy_on_test(checkpoint, prepared.data_bin, eval_cfg)
+        save_outcomes(job_dir, "accuracy", correct)
+        return scores
 
 
 FAMILY = ImageClassificationFamily()

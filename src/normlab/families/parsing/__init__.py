@@ -36,7 +36,8 @@ class ParsingFamily:
 
         from normlab.fairseq_adapter.checkpoints import load_checkpoint
         from normlab.families.parsing.arc_standard import parse_greedy
-        from normlab.metrics import uas
+        from normlab.metrics import uas, uas_counts
+        from normlab.outcomes import save_outcomes
 
         model, _, _, use_cuda = load_checkpoint(checkpoint, prepared.data_bin, cpu=eval_cfg.get("cpu", False))
         device = "cuda" if use_cuda else "cpu"
@@ -48,6 +49,7 @@ class ParsingFamily:
 
         predicted = parse_greedy([(s["w"], s["t"]) for s in sentences], score)
         gold, tags = [s["heads"] for s in sentences], [s["eval_tags"] for s in sentences]
+        save_outcomes(job_dir, "uas", uas_counts(predicted, gold, tags))
         return {"uas": round(100.0 * uas(predicted, gold, tags), 4),
                 "uas_with_punct": round(100.0 * uas(predicted, gold, tags, exclude_punct=False), 4),
                 "test_sentences": len(sentences)}

@@ -71,7 +71,7 @@ class PtbSample:
 
 
 class Generated:
-    DEFAULTS = {"n_train": 300, "n_valid": 40, "n_test": 40, "seed": 0}
+    DEFAULTS = {"n_train": 300, "n_valid": 40, "n_test": 40, "seed": 0, "ambiguity": 0.0}
 
     def payload(self, spec):
         return {"generator": generated_options(spec, self.DEFAULTS)}
@@ -127,8 +127,11 @@ def _sentence(rows: list[tuple[int, list[str]]], path: Path) -> Sentence:
                     eval_tags=["PUNCT" if r[3] == "PUNCT" else t for (_, r), t in zip(rows, tags)])
 
 
-def generated_treebank(n_train: int, n_valid: int, n_test: int, seed: int) -> dict[str, list[Sentence]]:
-    """Sentences DT JJ* NN VB DT JJ* NN [IN DT NN] . with heads fixed by rule (NP -> its noun -> the verb)."""
+def generated_treebank(n_train: int, n_valid: int, n_test: int, seed: int,
+                       ambiguity: float = 0.0) -> dict[str, list[Sentence]]:
+    """Sentences DT JJ* NN VB DT JJ* NN [IN DT NN] . with heads fixed by rule (NP -> its noun -> the verb).
+    With `ambiguity`, that share of prepositions attaches to the object noun instead of the verb, with
+    nothing in the words to say which: the classic PP-attachment ambiguity keeps UAS below 100%."""
     rng = random.Random(seed)
     lexicon = {"DT": ["the", "a", "this"], "JJ": [f"adj{i}" for i in range(8)], "NN": [f"noun{i}" for i in range(20)],
                "VB": [f"verb{i}" for i in range(8)], "IN": ["in", "on", "with"], ".": ["."]}
@@ -148,11 +151,14 @@ def generated_treebank(n_train: int, n_valid: int, n_test: int, seed: int) -> di
         heads[subject - 1] = verb
         tags.append("VB")
         heads.append(0)
-        noun_phrase(verb)
-        if rng.random() < 0.5:
-            tags.append("IN")
-            heads.append(verb)
-            noun_phrase(len(tags))
+        last_noun = noun_phrase(verb)
+        # Without ambiguity: at most one prepositional phrase, on the verb. With it: up to two, each on
+        # the verb or, at random, on the noun before it.
+        for chance in ((0.75, 0.75) if ambiguity else (0.5,)):
+            if rng.random() < chance:
+                tags.append("IN")
+                heads.append(last_noun if ambiguity and rng.random() < ambiguity else verb)
+                last_noun = noun_phrase(len(tags))
         tags.append(".")
         heads.append(verb)
         return Sentence([rng.choice(lexicon[t]) for t in tags], tags, heads, list(tags))

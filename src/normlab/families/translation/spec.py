@@ -48,7 +48,7 @@ class DatasetInfo:
     as_released: bool = False  # text used as it comes: bpe_merges and lowercase do not apply
 
 
-SYNTHETIC_DEFAULTS = {"n_train": 2000, "n_valid": 200, "n_test": 200, "vocab_size": 32, "seed": 0}
+SYNTHETIC_DEFAULTS = {"n_train": 2000, "n_valid": 200, "n_test": 200, "vocab_size": 32, "seed": 0, "noise": 0.0}
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def parse_spec(spec: Mapping[str, Any], info: DatasetInfo) -> Spec:
         download=bool(spec.get("download", False)),
         verify_checksums=bool(spec.get("verify_checksums", True)),
         workers=int(spec.get("workers") or 1),
-        synthetic={k: int(v) for k, v in synthetic.items() if k in SYNTHETIC_DEFAULTS},
+        synthetic={k: (float(v) if k == "noise" else int(v)) for k, v in synthetic.items() if k in SYNTHETIC_DEFAULTS},
     )
 
 
