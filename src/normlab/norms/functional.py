@@ -11,6 +11,10 @@ Functions instead run torch's fused normalization kernels plus a few cheap fix-u
   each variant's exact gradient in one pass (derivation in NormalizeFn.backward).
 
 Low-precision inputs are normalized in float32 and cast back (gradients too).
+
+Which kernels run is backends.select's choice (NORMLAB_NORM_BACKEND): the fused C kernels
+(cpu_kernels.c) for CPU tensors, the fused Triton kernels (triton_kernels.py) for CUDA tensors,
+and the torch path below otherwise. The C and Triton kernels compute the same closed forms.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
-from . import cpu_kernels
+from . import backends, cpu_kernels
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # Stand-in variance epsilon when the real eps is added to the std: keeps rstd finite for
@@ -75,10 +79,15 @@ class NormalizeFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, eps: float, unbiased: bool, eps_on_std: bool, mode: str = FULL,
                 scale: float = 1.0, k: float = 0.0):
+        n = x.shape[-1]
+        ctx.path = backends.select(x, c_ok=n > 1)
+        if ctx.path == "triton":  # one fused pass, reading x in its own dtype (triton_kernels.py)
+            z, x2, stats = backends.triton_kernels().norm_forward(x, eps, unbiased, eps_on_std, scale, k)
+            ctx.meta = (x.dtype, mode, scale, k, None)
+            ctx.save_for_backward(x2, stats)
+            return z
         xf = _upcast(x)
-        n = xf.shape[-1]
-        ctx.kernel = n > 1 and cpu_kernels.usable(xf)
-        if ctx.kernel:  # one fused pass on CPU float32 (cpu_kernels.c)
+        if ctx.path == "c":  # one fused pass on CPU float32 (cpu_kernels.c)
             xf = xf.contiguous()
             z, stats = cpu_kernels.norm_forward(xf, eps, unbiased, eps_on_std, scale, k)
             ctx.meta = (x.dtype, mode, scale, k, None)
@@ -108,8 +117,11 @@ class NormalizeFn(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g):
         x_dtype, mode, scale, k, corr = ctx.meta
+        if ctx.path == "triton":
+            x2, stats = ctx.saved_tensors
+            return (backends.triton_kernels().norm_backward(g, x2, stats, mode, scale, k, g.shape),) + (None,) * 6
         g = _upcast(g).contiguous()
-        if ctx.kernel:
+        if ctx.path == "c":
             xf, stats = ctx.saved_tensors
             return (cpu_kernels.norm_backward(g, xf, stats, mode, scale, k).to(x_dtype),) + (None,) * 6
         xf, mu, rstd, den = ctx.saved_tensors
@@ -144,11 +156,15 @@ class RMSNormFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, eps: float):
+        ctx.x_dtype, ctx.w_dtype = x.dtype, None if weight is None else weight.dtype
+        ctx.path = backends.select(x, (weight,))
+        if ctx.path == "triton":
+            out, x2, r = backends.triton_kernels().rms_forward(x, weight, eps)
+            ctx.save_for_backward(x2, weight, r)
+            return out
         xf, wf = _upcast(x), _upcast(weight)
         n = xf.shape[-1]
-        ctx.x_dtype, ctx.w_dtype = x.dtype, None if weight is None else weight.dtype
-        ctx.kernel = cpu_kernels.usable(xf) and (wf is None or wf.dtype == torch.float32)
-        if ctx.kernel:
+        if ctx.path == "c":
             xf, wf = xf.contiguous(), None if wf is None else wf.contiguous()
             out, r = cpu_kernels.rms_forward(xf, wf, eps)
             ctx.save_for_backward(xf, wf, r)
@@ -165,10 +181,13 @@ class RMSNormFn(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g):
         xf, wf, r = ctx.saved_tensors
+        want_w = wf is not None and ctx.needs_input_grad[1]
+        if ctx.path == "triton":
+            dx, dw = backends.triton_kernels().rms_backward(g, xf, wf, r, want_w, g.shape)
+            return dx, dw.to(ctx.w_dtype) if want_w else None, None
         g = _upcast(g).contiguous()
         n = xf.shape[-1]
-        want_w = wf is not None and ctx.needs_input_grad[1]
-        if ctx.kernel:
+        if ctx.path == "c":
             dx, dw = cpu_kernels.rms_backward(g, xf, wf, r, want_w)
             return dx.to(ctx.x_dtype), dw.to(ctx.w_dtype) if want_w else None, None
         # The fused LN backward with mean 0 and rstd r is RMSNorm's backward minus r*mean(g*w).
@@ -185,11 +204,15 @@ class DyTFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, alpha, weight, bias):
+        ctx.dtypes = (x.dtype, alpha.dtype, weight.dtype, bias.dtype)
+        ctx.path = backends.select(x, (alpha, weight, bias))
+        if ctx.path == "triton":  # alpha stays on the device: no host sync
+            out, x2 = backends.triton_kernels().dyt_forward(x, alpha, weight, bias)
+            ctx.save_for_backward(x2, None, alpha, weight)
+            return out
         xf, af, wf, bf = (_upcast(t) for t in (x, alpha, weight, bias))
         xf = xf.contiguous()  # the backward works on flat (rows, dim) views
-        ctx.dtypes = (x.dtype, alpha.dtype, weight.dtype, bias.dtype)
-        ctx.kernel = cpu_kernels.usable(xf) and all(p.dtype == torch.float32 for p in (af, wf, bf))
-        if ctx.kernel:  # the kernel's backward recomputes tanh: less memory traffic than saving it
+        if ctx.path == "c":  # the kernel's backward recomputes tanh: less memory traffic than saving it
             out, t = cpu_kernels.dyt_forward(xf, af.item(), wf.contiguous(), bf.contiguous()), None
         else:
             t = torch.mul(xf, af).tanh_()
@@ -202,7 +225,11 @@ class DyTFn(torch.autograd.Function):
     def backward(ctx, g):
         xf, t, af, wf = ctx.saved_tensors
         n = xf.shape[-1]
-        if ctx.kernel:
+        if ctx.path == "triton":
+            dx, dalpha, dweight, dbias = backends.triton_kernels().dyt_backward(g, xf, af, wf, g.shape)
+            grads = (dx, dalpha.reshape(af.shape), dweight, dbias)
+            return tuple(grad.to(dtype) for grad, dtype in zip(grads, ctx.dtypes))
+        if ctx.path == "c":
             dx, dalpha, dweight, dbias = cpu_kernels.dyt_backward(_upcast(g).contiguous(), xf, af.item(),
                                                                   wf.contiguous())
             grads = (dx.view(g.shape), dalpha.reshape(af.shape), dweight, dbias)
