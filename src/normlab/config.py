@@ -14,7 +14,7 @@ CONF_DIR = Path(__file__).resolve().parent / "conf"
 # Top-level keys of a composed job (train.yaml and its groups' packages). Anything else was added by
 # hand (`+norms=adanorm`) and would be read by no code.
 JOB_KEYS = ("seed", "group", "force", "retry_failed", "eval", "paths", "model", "optim", "trainer", "dataset",
-            "norm", "logger", "debug", "probe")
+            "norm", "logger", "budget", "debug", "probe")
 
 
 class ConfigError(ValueError):
