@@ -8,9 +8,13 @@ STAMP := $(VENV)/.normlab-installed
 SHARED_DATA := $(abspath ../shared/data)
 export NORMLAB_RAW_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
 
-.PHONY: install demo test test-all bench clean-venv
+.PHONY: help install demo test test-all bench clean-venv
+.DEFAULT_GOAL := help
 
-install: $(STAMP)
+help: ## List the targets (this text)
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with the pinned environment (once; about 5 minutes)
 
 $(STAMP): requirements.lock requirements-fairseq.txt pyproject.toml scripts/install.sh
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
@@ -18,17 +22,17 @@ $(STAMP): requirements.lock requirements-fairseq.txt pyproject.toml scripts/inst
 	@touch $@
 
 # Jobs go to ./outputs unless NORMLAB_OUTPUT says otherwise.
-demo: $(STAMP)
+demo: $(STAMP) ## The quick grid (40 tiny jobs, no download), then its report
 	NORMLAB_OUTPUT=$${NORMLAB_OUTPUT:-$(CURDIR)/outputs} $(VPY) -m normlab.demo
 
-test: $(STAMP)
+test: $(STAMP) ## The test suite without the slow tests
 	$(VPY) -m pytest -q -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) ## Every test, the slow ones included
 	$(VPY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) ## Forward+backward time of each norm against nn.LayerNorm
 	$(VPY) scripts/bench_norms.py
 
-clean-venv:
+clean-venv: ## Remove .venv
 	rm -rf $(VENV)

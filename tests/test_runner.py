@@ -92,11 +92,14 @@ def test_job_end_to_end_with_offline_wandb(paths, capsys):
 
     (run_file,) = Path(result["job_dir"]).glob("wandb/offline-run-*/run-*.wandb")
     run = read_run(run_file)
-    assert run["run"] == {"id": run_id(Path(result["job_dir"])), "project": "normlab", "group": "testgroup",
-                          "job_type": "adanorm", "name": "synthetic_translation/adanorm/seed1"}
-    logged = [h for h in run["history"] if "train_loss" in h]
-    assert [(h["train_loss"], h["valid_loss"]) for h in logged] == [(h["train_loss"], h["valid_loss"]) for h in history]
-    assert run["summary"]["bleu"] == on_disk["metrics"]["bleu"] and run["summary"]["status"] == "done"
+    assert run["run"] == {"id": run_id(cfg), "project": "normlab", "group": "testgroup",
+                          "job_type": "adanorm", "name": "synthetic_translation/adanorm/seed1",
+                          "tags": ["synthetic_translation", "adanorm", "testgroup"]}
+    logged = [h for h in run["history"] if "train/epoch_loss" in h]
+    assert [h["train/epoch_loss"] for h in logged] == [h["train_loss"] for h in history]
+    assert [h["valid/loss"] for h in run["history"] if "valid/loss" in h] == [h["valid_loss"] for h in history]
+    assert run["summary"]["test/bleu"] == on_disk["metrics"]["bleu"] and run["summary"]["status"] == "done"
+    assert run["summary"]["test/sacrebleu_signature"] == on_disk["metrics_info"]["sacrebleu_signature"]
 
     capsys.readouterr()
     again = run_job(cfg)  # a done job is skipped, with one line saying so

@@ -38,19 +38,46 @@ def records(path: Path):
             yield record
 
 
-def read_run(path: Path) -> dict:
-    run, history, summary = {}, [], {}
+def read_run(path: Path, wait: float = 30.0) -> dict:
+    """The run's metadata, history rows, summary and config. W&B's service process writes the file and may
+    still be flushing it just after wandb.finish() returned: wait (up to `wait` s) for its exit record."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if any(r.WhichOneof("record_type") == "exit" for r in records(path)):
+            break
+        time.sleep(0.2)
+    return _read(path)
+
+
+def _read(path: Path) -> dict:
+    run, history, summary, config = {}, [], {}, {}
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
             run = {"id": r.run_id, "project": r.project, "group": r.run_group, "job_type": r.job_type,
-                   "name": r.display_name}
+                   "name": r.display_name, "tags": list(r.tags)}
+            config = {_key(item): json.loads(item.value_json) for item in r.config.update}
         elif kind == "history":
-            history.append({_key(item): json.loads(item.value_json) for item in record.history.item})
+            row: dict = {}
+            for item in record.history.item:
+                _put(row, item)
+            history.append(row)
         elif kind == "summary":
-            summary.update({_key(item): json.loads(item.value_json) for item in record.summary.update})
-    return {"run": run, "history": history, "summary": summary}
+            for item in record.summary.update:
+                _put(summary, item)
+    return {"run": run, "history": history, "summary": summary, "config": config}
+
+
+def _put(target: dict, item) -> None:
+    """Newer clients write a logged object (a wandb.Table, an image) as one item per field, keyed by the
+    path [key, field, ...]: put those back together as {key: {field: ...}}."""
+    path = list(item.nested_key) or [item.key]
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = json.loads(item.value_json)
 
 
 def _key(item) -> str:

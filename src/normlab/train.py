@@ -36,7 +36,9 @@ def _main(cfg: DictConfig) -> dict:
     try:
         check_job(resolved)
         skipped = skip_reason(resolved) is not None
-        result = run_job(resolved, overrides=list(HydraConfig.get().overrides.task))
+        # a sweep keeps its one line per job; a single job on a terminal shows its updates
+        result = run_job(resolved, overrides=list(HydraConfig.get().overrides.task),
+                         progress=False if sweeping else None)
     except (ConfigError, JobConfigError, MissingInputError) as err:
         if not sweeping:
             sys.exit(f"normlab-train: {err}")

@@ -68,10 +68,12 @@ def write_token_dataset(prefix: Path, items: Iterable[Iterable[int]], vocab_size
     """Write a fairseq mmap indexed dataset (prefix.bin/.idx) of token-id lists; returns how many."""
     from fairseq.data.indexed_dataset import MMapIndexedDataset, best_fitting_int_dtype
 
+    from normlab.data.progress import track
+
     dtype = best_fitting_int_dtype(vocab_size)
     sizes = []
     with open(f"{prefix}.bin", "wb") as out:
-        for item in items:
+        for item in track(items, f"binarizing {Path(prefix).name}"):
             array = np.asarray(item if isinstance(item, np.ndarray) else list(item), dtype=dtype)
             out.write(array.tobytes(order="C"))
             sizes.append(array.size)

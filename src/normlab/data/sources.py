@@ -1,4 +1,5 @@
-"""The one table of download sources (every dataset that downloads), and checksummed fetching.
+"""The one table of download sources (every dataset that downloads), the table of Hugging Face hub
+sources (`dataset.source=hf`), and checksummed fetching.
 
 Only a family's recipe with `dataset.download=true` calls `fetch`; nothing here runs at import.
 """
@@ -131,6 +132,61 @@ SOURCES: dict[str, tuple[Source, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class HubSource:
+    """A Hugging Face hub dataset (`dataset.source=hf`), loaded with datasets.load_dataset.
+
+    `columns` maps what a family reads (text, label, image, translation) to the hub's column;
+    `splits` maps our split names to the hub's (a split missing there is carved out of train by the
+    family, as its raw recipe does); `sizes` are the hub's split sizes, for the deviations.
+    """
+
+    id: str
+    revision: str | None
+    config: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+    splits: tuple[tuple[str, str], ...] = (("train", "train"), ("valid", "validation"), ("test", "test"))
+    sizes: tuple[tuple[str, int], ...] = ()
+    origin: str = ""  # where the revision comes from
+
+    def column(self, role: str) -> str:
+        return dict(self.columns)[role]
+
+
+# The revisions are commits of the hub repositories as other public projects pinned them (named in
+# `origin`); none could be checked here (no access to the hub). dataset.hf_revision overrides one.
+HUB_SOURCES: dict[str, HubSource] = {
+    "rt": HubSource(
+        "cornell-movie-review-data/rotten_tomatoes", "aa13bc287fa6fcab6daf52f0dfb9994269ffea28",
+        columns=(("text", "text"), ("label", "label")),
+        sizes=(("train", 8_530), ("valid", 1_066), ("test", 1_066)),
+        origin="the commit a public project resolved for rotten_tomatoes (not checked here)"),
+    "sst5": HubSource(
+        "SetFit/sst5", "e51bdcd8cd3a30da231967c1a249ba59361279a3",
+        columns=(("text", "text"), ("label", "label")),
+        sizes=(("train", 8_544), ("valid", 1_101), ("test", 2_210)),
+        origin="pinned by a public project (not checked here)"),
+    "mnist": HubSource(
+        "ylecun/mnist", None, config="mnist",
+        columns=(("image", "image"), ("label", "label")),
+        splits=(("train", "train"), ("test", "test")),
+        sizes=(("train", 60_000), ("test", 10_000)),
+        origin="no commit could be looked up offline: pass dataset.hf_revision=<commit> to pin one"),
+    "wmt14_en_de": HubSource(
+        "wmt/wmt14", "b199e406369ec1b7634206d3ded5ba45de2fe696", config="de-en",
+        columns=(("translation", "translation"),),
+        sizes=(("train", 4_508_785), ("valid", 3_000), ("test", 3_003)),
+        origin="'wmt/wmt14 main, lastModified 2024-04-03', as pinned by a public project (not checked here)"),
+}
+
+
+def find_hub_source(dataset: str) -> HubSource:
+    if dataset not in HUB_SOURCES:
+        raise KeyError(f"{dataset} has no Hugging Face source; dataset.source=hf works for: "
+                       + ", ".join(HUB_SOURCES))
+    return HUB_SOURCES[dataset]
+
+
 def find_source(dataset: str, filename: str) -> Source:
     for entry in SOURCES[dataset]:
         if entry.filename == filename:
@@ -215,13 +271,20 @@ def fetch_source(source: Source, folder: Path, log: Callable[[str], None] = prin
 
 
 def _download(url: str, part: Path, timeout: float) -> tuple[str, str, int]:
+    from normlab.data.progress import bar
+
     sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
     with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
-        for block in iter(lambda: response.read(1 << 20), b""):
-            out.write(block)
-            sha256.update(block)
-            md5.update(block)
-            size += len(block)
+        length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
+        total = int(length) if length and str(length).isdigit() else None
+        # bytes, speed and ETA on a terminal only
+        with bar(total=total, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True, unit_divisor=1024) as shown:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                sha256.update(block)
+                md5.update(block)
+                size += len(block)
+                shown.update(len(block))
     return sha256.hexdigest(), md5.hexdigest(), size
 
 

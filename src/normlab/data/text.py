@@ -49,8 +49,28 @@ def write_lines(path: Path, lines: Iterable[str]) -> int:
     return n
 
 
-def parallel_map(fn: Callable[[list[str]], list[str]], lines: Iterable[str], workers: int = 1) -> Iterator[str]:
-    """fn over chunks of lines, in order; `fn` must be picklable (a module function or a partial of one)."""
+# What a terminal's progress bar calls each step that runs through parallel_map.
+_STEP_NAMES = {"tokenize_chunk": "tokenizing", "bpe_chunk": "applying BPE", "wmt_train_chunk": "normalizing, tokenizing"}
+
+
+def _step_name(fn: Callable) -> str:
+    inner = getattr(fn, "func", fn)
+    name = getattr(inner, "__name__", "processing")
+    args = [a for a in getattr(fn, "args", ()) if isinstance(a, str) and len(a) <= 3]  # the language, if any
+    return _STEP_NAMES.get(name, name) + (f" ({args[0]})" if args else "")
+
+
+def parallel_map(fn: Callable[[list[str]], list[str]], lines: Iterable[str], workers: int = 1,
+                 desc: str | None = None) -> Iterator[str]:
+    """fn over chunks of lines, in order; `fn` must be picklable (a module function or a partial of one).
+    On a terminal a bar counts the sentences done."""
+    from normlab.data.progress import track
+
+    total = len(lines) if hasattr(lines, "__len__") else None
+    yield from track(_parallel_map(fn, lines, workers), desc or _step_name(fn), total=total)
+
+
+def _parallel_map(fn, lines, workers):
     chunks = iter(lambda it=iter(lines): list(islice(it, _CHUNK)), [])
     if workers <= 1:
         for chunk in chunks:
@@ -175,12 +195,17 @@ def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path) -> Path:
     """learn_bpe.py -s MERGES over `lines` (the scripts feed it train.SRC then train.TGT)."""
     from subword_nmt import learn_bpe as module
 
+    from normlab.data.progress import on_terminal, track
+
     codes_path.parent.mkdir(parents=True, exist_ok=True)
     progress = getattr(module, "tqdm", None)
-    module.tqdm = lambda iterable, *args, **kwargs: iterable  # its progress bar would litter job logs
+    if not on_terminal():
+        module.tqdm = lambda iterable, *args, **kwargs: iterable  # its progress bar would litter job logs
     try:
         with open(codes_path, "w", encoding="utf-8", newline="\n") as out:
-            module.learn_bpe((line + "\n" for line in lines), out, merges)
+            # on a terminal: sentences read, then subword-nmt's own bar over the merges
+            counted = track(lines, "BPE: reading sentences")
+            module.learn_bpe((line + "\n" for line in counted), out, merges)
     finally:
         if progress is not None:
             module.tqdm = progress

@@ -56,6 +56,23 @@ def recipe_of(family_name: str, recipes: Mapping[str, Any], spec: Mapping[str, A
     return recipes[key]
 
 
+def hub_source(family_name: str, spec: Mapping[str, Any]):
+    """The data/sources.py hub entry for `dataset.source=hf` (keyed by the recipe), or one line saying
+    which datasets have one. None when the dataset reads its raw files (`source=raw`, the default)."""
+    from normlab.data.sources import HUB_SOURCES
+
+    source = spec.get("source") or "raw"
+    if source == "raw":
+        return None
+    if source != "hf":
+        raise ValueError(f"dataset.source={source!r}: choose raw (the direct files) or hf (the Hugging Face hub)")
+    key = spec.get("recipe")
+    if key not in HUB_SOURCES:
+        raise ValueError(f"dataset.source=hf: {spec.get('name', key)} (recipe {key}) has no Hugging Face source; "
+                         "the datasets that have one: " + ", ".join(HUB_SOURCES))
+    return HUB_SOURCES[key]
+
+
 def raw_folder(spec: Mapping[str, Any], paths: Paths, default_leaf: str | None) -> Path:
     """dataset.raw_dir when set, else <raw root>/<the recipe's folder>."""
     value = spec.get("raw_dir")

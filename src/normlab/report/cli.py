@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +25,7 @@ class Written:
     counts: Counter
     dirs: list[Path]
     problems: list[str]
+    configs: list = field(default_factory=list)  # the jobs' configs (their W&B project and group)
 
     @property
     def summary(self) -> str:
@@ -60,7 +61,7 @@ def write_report(dirs: Sequence[Path], out: Path, figures: bool = True) -> Writt
 
     counts = Counter({s: 0 for s in STATUSES})
     counts.update(j.status for j in jobs)
-    written = Written(out / REPORT, counts, dirs, problems)
+    written = Written(out / REPORT, counts, dirs, problems, [j.config for j in jobs])
     md = _report_md(written, jobs, tables, verdicts, pngs, out)
     (out / REPORT).write_text(md, encoding="utf-8")
     return written
@@ -107,11 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="normlab-report",
         description="Rebuild the paper's tables, check its claims and plot losses from the result.json "
-                    "files below DIR (never W&B).")
+                    "files below DIR (never from W&B; --wandb logs the report to it).")
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="experiment folder(s) of normlab-train: $NORMLAB_OUTPUT/<group> (e.g. outputs/quick_grid)")
     parser.add_argument("--out", metavar="PATH", help="where to write (e.g. results/NAME, relative to the current "
                                                       "folder); default: the first DIR")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also log the report to one W&B run (job type report) in the jobs' project and group: "
+                             "tables as wandb.Table, figures as images, verdicts.json as tables")
+    parser.add_argument("--wandb-mode", default="offline", choices=("offline", "online"),
+                        help="offline (default: no account; `wandb sync` later) or online")
+    parser.add_argument("--wandb-project", help="the W&B project (default: the jobs' logger.project)")
+    parser.add_argument("--wandb-group", help="the W&B group (default: the jobs' group)")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(args.dirs[0])
     try:
@@ -122,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in written.problems:
         print(f"normlab-report: warning: {problem}", file=sys.stderr)
     print(written.line)
+    if args.wandb:
+        from normlab.report.wandb_log import log_report
+
+        run = log_report(out, written.configs, mode=args.wandb_mode, project=args.wandb_project,
+                         group=args.wandb_group)
+        print(f"W&B report run {run['id']} ({args.wandb_mode}) in project {run['project']}, group {run['group']}: "
+              f"{run['dir']}")
     return 0
 
 

@@ -1,16 +1,21 @@
-"""Collects the per-epoch train and valid losses that fairseq logs, while it trains.
+"""Collects the losses and the other stats that fairseq logs, while it trains.
 
-fairseq has no training callbacks, but every epoch summary goes through the progress bar's logger
-with the tag ("train", "valid") as the logger name; a logging.Handler there is a public hook.
+fairseq has no training callbacks, but every record of its progress bar goes through the progress
+bar's logger with the tag as the logger name: "train_inner" every `--log-interval` updates
+('epoch 001:     10 / 25 loss=4.2, nll_loss=4.1, ..., lr=0.0005, gnorm=1.3, ..., num_updates=10'),
+"valid" at each validation and "train" at the end of each epoch ('epoch 001 | loss 4.9 | ...').
+A logging.Handler there is a public hook.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Callable
 
 PROGRESS_LOGGER = "fairseq.logging.progress_bar"
+_POSITION = re.compile(r"^epoch (\d+):\s+(\d+) / (\d+)")
 
 
 def parse_stats(message: str) -> dict[str, float]:
@@ -25,17 +30,53 @@ def parse_stats(message: str) -> dict[str, float]:
     return stats
 
 
-class EpochHistory(logging.Handler):
-    """One row per epoch: {epoch, num_updates, train_loss, valid_loss}; `on_row` sees each row when complete."""
+def parse_inner(message: str) -> dict[str, float]:
+    """'epoch 001:     10 / 25 loss=4.2, lr=0.0005, num_updates=10' -> {'epoch': 1, 'batch': 10,
+    'batches': 25, 'loss': 4.2, 'lr': 0.0005, 'num_updates': 10}"""
+    stats: dict[str, float] = {}
+    tail = message
+    position = _POSITION.match(message)
+    if position:
+        stats.update(epoch=float(position[1]), batch=float(position[2]), batches=float(position[3]))
+        tail = message[position.end():]
+    for part in tail.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            continue
+        try:
+            stats[key] = float(value)
+        except ValueError:
+            continue
+    return stats
 
-    def __init__(self, rows: list[dict] | None = None, on_row: Callable[[dict], None] | None = None):
+
+class EpochHistory(logging.Handler):
+    """One row per epoch: {epoch, num_updates, train_loss, valid_loss}; `on_row` sees each row when complete.
+
+    `on_update` sees each "train_inner" record's stats (every log interval), `on_valid` each
+    validation's stats (loss, nll_loss, ppl or accuracy, whatever the criterion logs).
+    """
+
+    def __init__(self, rows: list[dict] | None = None, on_row: Callable[[dict], None] | None = None,
+                 on_update: Callable[[dict], None] | None = None,
+                 on_valid: Callable[[dict], None] | None = None):
         super().__init__(level=logging.INFO)
         self.rows = list(rows or [])
         self.on_row = on_row
+        self.on_update = on_update
+        self.on_valid = on_valid
         self.nonfinite = False
 
     def emit(self, record: logging.LogRecord) -> None:
         tag = record.name
+        if tag == "train_inner":
+            stats = parse_inner(record.getMessage())
+            if "loss" in stats:
+                if not math.isfinite(stats["loss"]):
+                    self.nonfinite = True
+                if self.on_update:
+                    self.on_update(stats)
+            return
         if tag not in ("train", "valid"):
             return
         stats = parse_stats(record.getMessage())
@@ -53,6 +94,8 @@ class EpochHistory(logging.Handler):
             self.rows.append(row)
         if tag == "valid":
             row["valid_loss"] = stats["loss"]
+            if self.on_valid:
+                self.on_valid(stats)
         else:
             row["train_loss"] = stats["loss"]
             row["num_updates"] = int(stats.get("num_updates", 0))

@@ -13,8 +13,9 @@ from normlab.fairseq_adapter import run as fairseq_run
 from normlab.families import Paths, get_family
 from normlab.runner.history import EpochHistory
 from normlab.runner.identity import job_dir, job_name
+from normlab.runner.progress import JobProgress
 from normlab.runner.result import RESULT, read_result, write_json_atomic
-from normlab.runner.wandb_run import wandb_run
+from normlab.runner.wandb_run import test_metrics, train_metrics, valid_metrics, wandb_run
 
 
 class _NoConfigDump(logging.Filter):
@@ -161,10 +162,11 @@ def data_kind(dataset: Mapping[str, Any]) -> str:
 
 
 def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
-            overrides: Sequence[str] | None = None) -> dict:
+            overrides: Sequence[str] | None = None, progress: bool | None = None) -> dict:
     """Run the job `cfg` (a resolved config as plain containers); returns its result.json content.
 
     `overrides` are the command-line overrides that reproduce the job, recorded in result.json.
+    `progress`: show updates done of the total on stderr (None: only when stderr is a terminal).
     """
     root = job_dir(cfg, Path(cfg["paths"]["output"]))
     name = job_name(cfg)
@@ -203,19 +205,34 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
                                              "higher_is_better": family.metric.higher_is_better},
               "metrics": {}, "train_loss": None, "valid_loss": None, "history": rows,
               "job_dir": str(root), "config": cfg}
+    # deviations that come with the data (e.g. the hub's split is not the paper's)
+    result["deviations"] = [*(result.get("deviations") or []), *prepared.extra.get("deviations", [])]
 
     file_log = logging.FileHandler(root / "train.log")
     file_log.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
     logging.getLogger().addHandler(file_log)
     with wandb_run(cfg.get("logger"), root, name=name, group=cfg.get("group", "default"),
                    job_type=cfg["norm"]["name"], config=cfg) as run:
+        shown = JobProgress(name, cfg.get("trainer") or {}, enabled=progress)
+        last_update = {"n": 0}
+
+        def on_update(stats: dict) -> None:  # every trainer.log_interval updates
+            shown.on_update(stats)
+            if stats.get("num_updates"):
+                last_update["n"] = int(stats["num_updates"])
+                run.log(train_metrics(stats), step=last_update["n"])
+
+        def on_valid(stats: dict) -> None:  # each validation
+            step = int(stats["num_updates"]) if stats.get("num_updates") else last_update["n"]
+            run.log(valid_metrics(stats), step=step)
+
         def on_epoch(row: dict) -> None:
             write_json_atomic(root / HISTORY, history.rows)
-            run.log({"epoch": row["epoch"], "train_loss": row["train_loss"], "valid_loss": row["valid_loss"]},
-                    step=row["num_updates"])
+            shown.on_epoch(row)
+            run.log({"epoch": row["epoch"], "train/epoch_loss": row["train_loss"]}, step=row["num_updates"])
 
         try:
-            with EpochHistory(rows, on_row=on_epoch) as history:
+            with EpochHistory(rows, on_row=on_epoch, on_update=on_update, on_valid=on_valid) as history:
                 try:
                     fairseq_run.train(argv)
                     diverged = history.nonfinite
@@ -238,6 +255,7 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
                 result["metrics_info"] = {k: v for k, v in scores.items() if not isinstance(v, (int, float))}
                 result["metric"]["value"] = result["metrics"].get(family.metric.name)
                 result["status"] = "done"
+                run.log({k: v for k, v in test_metrics(result["metrics"]).items()})
         except MissingInputError:
             raise  # nothing ran: not a result, the caller says what to provide
         except Exception as err:  # a failing job is recorded, never allowed to stop a sweep
@@ -245,11 +263,13 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
             (root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
             say(f"{name} failed: {result['error']} (traceback in {root / 'error.txt'})")
         finally:
+            shown.close()
             logging.getLogger().removeHandler(file_log)
             file_log.close()
         write_json_atomic(root / RESULT, result)
-        run.summary_update({"status": result["status"], **result["metrics"],
-                            "final_train_loss": result["train_loss"], "best_valid_loss": result["valid_loss"]})
+        run.summary_update({"status": result["status"],
+                            **test_metrics({**result["metrics"], **result.get("metrics_info", {})}),
+                            "train/final_loss": result["train_loss"], "valid/best_loss": result["valid_loss"]})
     value = result["metric"]["value"]
     say(f"{result['status']} {name}: {family.metric.name} = {value if value is not None else '-'} ({root / RESULT})")
     return result

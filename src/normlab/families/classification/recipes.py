@@ -101,6 +101,44 @@ class Generated(Recipe):
         return generated_sentences(**generated_options(spec, self.DEFAULTS))
 
 
+class Hub(Recipe):
+    """`dataset.source=hf`: the dataset's hub copy (data/sources.py HUB_SOURCES), text and label columns."""
+
+    remedy = "pass dataset.hf_path=DIR (a folder laid out like the hub repository) or allow the download"
+
+    def __init__(self, source, cache_dir: Path, log: Log):
+        self.source, self.cache_dir, self.log = source, cache_dir, log
+
+    def payload(self, spec):
+        from normlab.data import hub
+
+        return {"hub": hub.identity(self.source, spec)}
+
+    def inputs(self, spec, paths, log):
+        return []  # the payload holds the hub identity (id + revision, or the local files' sha256)
+
+    def read(self, spec, files):
+        from normlab.data import hub
+
+        out = {}
+        for split, data in hub.load(self.source, spec, self.cache_dir, self.log).items():
+            text, label = hub.columns(data, self.source, "text", "label")
+            out[split] = [(str(int(y)), str(x)) for x, y in zip(text, label)]
+        missing = [s for s in SPLITS if s not in out]
+        if missing:
+            raise ValueError(f"{self.source.id} lacks the {', '.join(missing)} split(s)")
+        return out
+
+    def deviations(self, spec, counts) -> list[str]:
+        from normlab.data import hub
+
+        paper = {"rt": dict(zip(SPLITS, RT_SPLIT))}.get(spec.get("recipe"))
+        if not paper:
+            return []
+        return hub.split_deviation(spec.get("name", "rt"), self.source, counts, paper,
+                                   "the hub's fixed split; the paper split the 10,662 sentences at random")
+
+
 RECIPES: dict[str, Recipe] = {"rt": RT(), "sst5": SST5(), "custom": Custom(), "generated": Generated()}
 
 

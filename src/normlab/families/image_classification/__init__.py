@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from normlab.data.cache import cached_prepare
-from normlab.families.base import Log, Metric, Paths, Prepared, recipe_of
+from normlab.families.base import Log, Metric, Paths, Prepared, hub_source, recipe_of
 from normlab.families.image_classification import task  # noqa: F401  (registers normlab_image_classification)
 from normlab.families.image_classification.format import write_images
-from normlab.families.image_classification.recipes import RECIPES
+from normlab.families.image_classification.recipes import RECIPES, Hub
 
 
 class ImageClassificationFamily:
@@ -18,10 +19,15 @@ class ImageClassificationFamily:
     recipes = RECIPES
 
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
-        recipe = recipe_of(self.name, self.recipes, spec)
+        source = hub_source(self.name, spec)
+        recipe = Hub(source, paths.data / "hf", log) if source else recipe_of(self.name, self.recipes, spec)
         files = recipe.inputs(spec, paths, log)
-        return cached_prepare(paths.data, spec["name"], recipe.payload(spec), files,
-                              lambda work: write_images(work, recipe.read(spec, files)), log)
+        prepared = cached_prepare(paths.data, spec["name"], recipe.payload(spec), files,
+                                  lambda work: write_images(work, recipe.read(spec, files)), log)
+        if source:
+            prepared = replace(prepared, extra={**prepared.extra,
+                                                "deviations": recipe.deviations(spec, prepared.counts)})
+        return prepared
 
     def task_args(self, spec: Mapping[str, Any], prepared: Prepared) -> list[str]:
         return [str(prepared.data_bin), "--task", "normlab_image_classification",

@@ -103,6 +103,54 @@ class Digits:
         return {split: (images[idx], labels[idx]) for split, idx in parts.items()}
 
 
+class Hub:
+    """`dataset.source=hf`: the hub's MNIST (image, label columns; train and test), valid = the last
+    `valid_size` training digits as the raw recipe takes them."""
+
+    def __init__(self, source, cache_dir: Path, log: Log):
+        self.source, self.cache_dir, self.log = source, cache_dir, log
+
+    def payload(self, spec):
+        from normlab.data import hub
+
+        return {"hub": hub.identity(self.source, spec), "valid_size": int(spec.get("valid_size", 5_000))}
+
+    def inputs(self, spec, paths, log):
+        return []  # the payload holds the hub identity
+
+    def read(self, spec, files):
+        from normlab.data import hub
+
+        loaded = hub.load(self.source, spec, self.cache_dir, self.log)
+        splits = {}
+        for split, data in loaded.items():
+            images, labels = hub.columns(data, self.source, "image", "label")
+            splits[split] = (np.stack([decode_image(i) for i in images]), np.asarray(labels, dtype=np.uint8))
+        if "test" not in splits:
+            raise ValueError(f"{self.source.id} has no test split")
+        if "valid" not in splits:
+            valid_size = self.payload(spec)["valid_size"]
+            x, y = splits["train"]
+            if not 0 < valid_size < len(y):
+                raise ValueError(f"dataset.valid_size={valid_size} leaves no train or valid digit of {len(y)}")
+            splits["train"], splits["valid"] = (x[:-valid_size], y[:-valid_size]), (x[-valid_size:], y[-valid_size:])
+        return {k: splits[k] for k in ("train", "valid", "test")}
+
+    def deviations(self, spec, counts) -> list[str]:
+        return []  # the hub holds the same 60,000 + 10,000 digits as the IDX files
+
+
+def decode_image(value) -> np.ndarray:
+    """A hub image cell as uint8 pixels: a PIL image (datasets' Image feature) or {bytes, path}."""
+    if isinstance(value, dict):
+        import io
+
+        from PIL import Image
+
+        value = Image.open(io.BytesIO(value["bytes"]))
+    return np.asarray(value.convert("L") if hasattr(value, "convert") else value, dtype=np.uint8)
+
+
 RECIPES = {"mnist": Mnist(), "mnist_sample": MnistSample(), "digits": Digits(), "generated": Generated()}
 
 

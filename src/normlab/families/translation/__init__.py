@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from normlab.families.base import Log, Metric, Paths, Prepared
+from normlab.families.base import Log, Metric, Paths, Prepared, hub_source
+from normlab.families.translation.hub import Hub
 from normlab.families.translation.prepare import prepare_translation
 from normlab.families.translation.recipes import RECIPES
 
@@ -18,9 +19,10 @@ class TranslationFamily:
 
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
         p = prepare_translation(dict(spec), paths.raw, paths.data, log=log)
-        return Prepared(data_bin=p.data_bin, counts=dict(p.counts),
-                        extra={"source_lang": p.source_lang, "target_lang": p.target_lang,
-                               "bpe": p.bpe, "test_ref": str(p.test_ref)})
+        extra = {"source_lang": p.source_lang, "target_lang": p.target_lang, "bpe": p.bpe, "test_ref": str(p.test_ref)}
+        if spec.get("source") == "hf":  # the hub's split is not the paper's: the job's result says so
+            extra["deviations"] = Hub(None, hub_source(self.name, spec), spec, paths.data).deviations(p.counts)
+        return Prepared(data_bin=p.data_bin, counts=dict(p.counts), extra=extra)
 
     def task_args(self, spec: Mapping[str, Any], prepared: Prepared) -> list[str]:
         return [str(prepared.data_bin), "--task", "translation",

@@ -20,7 +20,9 @@ from normlab.data import cache
 from normlab.data.binarize import binarize_translation
 from normlab.data.errors import missing_input
 from normlab.data.text import count_lines, read_lines, write_lines
+from normlab.families.base import hub_source
 from normlab.families.translation.format import BIN, META, TEST_REF_PREFIX, TEXT
+from normlab.families.translation.hub import Hub
 from normlab.families.translation.recipes import RECIPES
 from normlab.families.translation.spec import Built, Log, Spec, parse_spec
 
@@ -49,6 +51,9 @@ def prepare_translation(spec: Mapping[str, Any], raw_root: Path, cache_root: Pat
     if key not in RECIPES:
         raise ValueError(f"dataset.recipe={key!r} is not a translation recipe; choose one of: {', '.join(RECIPES)}")
     recipe = RECIPES[key]
+    source = hub_source("translation", spec)
+    if source is not None:  # dataset.source=hf
+        recipe = Hub(recipe.info, source, spec, Path(cache_root) / "hf")
     parsed = parse_spec(spec, recipe.info)
     raw_root, cache_root = Path(raw_root), Path(cache_root)
     if key == "custom" and parsed.raw_dir is None:
