@@ -18,7 +18,8 @@ TINY_LM = ["--arch", "norm_transformer_lm", "--decoder-layers", "2", "--decoder-
            "--decoder-ffn-embed-dim", "64", "--decoder-attention-heads", "2"]
 TINY_CLASSIFIER = ["--arch", "norm_transformer_classifier", "--encoder-layers", "1", "--encoder-embed-dim", "32",
                    "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2"]
-TINY_CNN = ["--arch", "norm_cnn", "--conv-channels", "4,8"]
+TINY_CNN = ["--arch", "norm_cnn", "--conv-channels", "4,8", "--linear-dims", "16"]
+TINY_FEATUREMAP_CNN = ["--arch", "norm_cnn_featuremap", "--conv-channels", "4,8"]
 TINY_PARSER = ["--arch", "norm_mlp_parser", "--hidden-dim", "64", "--embed-dim", "16"]
 
 
@@ -149,6 +150,8 @@ def test_lm_norms_per_scope(norm):
     assert _count(_model("language_model", LM_SPEC, *post, "--norm", norm, *pre), _variant(norm)) == 5
     final_only = _model("language_model", LM_SPEC, *TINY_LM, "--norm", norm, "--norm-scope", "final_only", *pre)
     assert _count(final_only, _variant(norm)) == 1 and _count(final_only, torch.nn.LayerNorm) == 4
+    with pytest.raises(SystemExit, match="final_only needs final norms"):  # the post-norm LM has none
+        _model("language_model", LM_SPEC, *post, "--norm", norm, "--norm-scope", "final_only")
 
 
 def test_lm_enwik8_architecture_follows_transformer_xl():
@@ -165,21 +168,26 @@ def test_classifier_norms_per_scope(norm):
     final_only = _model("classification", CLS_SPEC, *TINY_CLASSIFIER, "--norm", norm, "--norm-scope", "final_only",
                         "--encoder-normalize-before")
     assert _count(final_only, _variant(norm)) == 1 and _count(final_only, torch.nn.LayerNorm) == 2
+    with pytest.raises(SystemExit, match="final_only needs final norms"):  # post-norm: no final norm
+        _model("classification", CLS_SPEC, *TINY_CLASSIFIER, "--norm", norm, "--norm-scope", "final_only")
 
 
-@pytest.mark.parametrize("module,spec,arch", [("image_classification", IMG_SPEC, TINY_CNN),
-                                              ("parsing", PARSE_SPEC, TINY_PARSER)])
-def test_stack_models_norm_after_each_hidden_layer(module, spec, arch):
+@pytest.mark.parametrize("module,spec,arch,n", [("image_classification", IMG_SPEC, TINY_CNN, 1),
+                                                ("image_classification", IMG_SPEC, TINY_FEATUREMAP_CNN, 2),
+                                                ("parsing", PARSE_SPEC, TINY_PARSER, 2)])
+def test_stack_models_norm_in_each_hidden_layer(module, spec, arch, n):
+    # the paper's CNN: a norm in its hidden linear layer; the feature-map variant: after each conv;
+    # the parser: in each of its two hidden layers. No final norm, so final_only is an error.
     for norm in PAPER_NORMS:
         model = _model(module, spec, *arch, "--norm", norm)
-        assert _count(model, _variant(norm)) == 2, norm
-        final_only = _model(module, spec, *arch, "--norm", norm, "--norm-scope", "final_only")
-        assert type(final_only.norms[-1]) is _variant(norm) and type(final_only.norms[0]) is torch.nn.LayerNorm
+        assert _count(model, _variant(norm)) == n, norm
+        with pytest.raises(SystemExit, match="final_only needs final norms"):
+            _model(module, spec, *arch, "--norm", norm, "--norm-scope", "final_only")
 
 
 @pytest.mark.parametrize("over,dims", [("chw", [4 * 28 * 28, 8 * 14 * 14]), ("channel", [4, 8])])
 def test_cnn_norm_over_choice(over, dims):
-    model = _model("image_classification", IMG_SPEC, *TINY_CNN, "--norm", "layernorm", "--cnn-norm-over", over)
+    model = _model("image_classification", IMG_SPEC, *TINY_FEATUREMAP_CNN, "--norm", "layernorm", "--cnn-norm-over", over)
     assert [n.normalized_shape[-1] for n in model.norms] == dims
     logits = model(torch.randn(3, 1, 28, 28))
     assert logits.shape == (3, 10)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from normlab.metrics import accuracy, bits_per_char, bpc_from_base2_loss, uas
+from normlab.metrics import PTB_PUNCT_TAGS, accuracy, bits_per_char, bpc_from_base2_loss, is_punct, uas
 
 
 def test_bpc_uniform_over_bytes_is_eight_bits():
@@ -27,6 +27,13 @@ def test_uas_excludes_punctuation_by_gold_tag():
     assert uas(pred, gold, tags) == pytest.approx(2 / 3)
     assert uas(pred, gold, tags, exclude_punct=False) == pytest.approx(2 / 4)
     assert uas([[2, 0, 2, 3]], gold, [["NNP", "VBD", "NNP", "PUNCT"]]) == 1.0  # UPOS punct too
+
+
+def test_punctuation_is_chen_and_mannings_seven_tags():
+    assert PTB_PUNCT_TAGS == {"``", "''", "-LRB-", "-RRB-", ".", ":", ","}
+    assert not is_punct("#") and not is_punct("$")  # scored like any word
+    gold, tags = [[2, 0, 2, 2]], [["$", "CD", "#", "."]]
+    assert uas([[2, 0, 1, 1]], gold, tags) == pytest.approx(2 / 3)  # $, CD, # scored; . skipped
 
 
 def test_uas_checks_shapes():

@@ -89,6 +89,8 @@ def test_job_end_to_end_with_offline_wandb(paths, capsys):
     assert on_disk["train_loss"] == history[-1]["train_loss"]
     assert on_disk["valid_loss"] == min(h["valid_loss"] for h in history)
     assert on_disk["config"]["norm"] == {"name": "adanorm", "scope": "all", "scale": 2.0, "k": 0.1}
+    assert on_disk["deviations"][0] == "generated stand-in data, not the paper's data set"
+    assert any(d.startswith("AdaNorm C=2.0") for d in on_disk["deviations"])
 
     (run_file,) = Path(result["job_dir"]).glob("wandb/offline-run-*/run-*.wandb")
     run = read_run(run_file)

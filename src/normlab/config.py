@@ -37,6 +37,13 @@ def check_job(cfg: Mapping[str, Any]) -> None:
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ConfigError(f"unknown setting {key!r}{hint}: no part of normlab reads it; top-level keys are "
                               + ", ".join(JOB_KEYS))
+    norm, model = cfg.get("norm") or {}, cfg.get("model") or {}
+    if norm.get("scope") == "final_only":
+        from normlab.fairseq_adapter.args import model_has_final_norms
+
+        if not model_has_final_norms(model):
+            raise ConfigError(f"norm.scope=final_only needs final norms, and model {model.get('arch')!r} has none "
+                              "(a post-norm Transformer or a stack of hidden layers); use norm.scope=all")
     trainer = cfg.get("trainer") or {}
     for key in ("max_epoch", "max_update"):
         value = trainer.get(key)

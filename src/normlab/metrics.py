@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-# Chen & Manning (2014) and the usual PTB evaluation skip tokens whose gold POS is punctuation.
-PTB_PUNCT_TAGS = frozenset({"``", "''", ",", ".", ":", "-LRB-", "-RRB-", "#", "$"})
-# CoNLL-U marks punctuation with UPOS; accepting it lets one function score PTB and UD files.
+# THE punctuation set of UAS: Chen & Manning's (2014) evaluation skips tokens whose gold PTB POS tag is
+# one of these seven (their parser's `punctuation` tags); `#` and `$` are scored like any word.
+PTB_PUNCT_TAGS = frozenset({"``", "''", "-LRB-", "-RRB-", ".", ":", ","})
+# Only for treebanks without PTB tags (a CoNLL-U file whose XPOS is empty): its UPOS marks punctuation.
+# A file with PTB tags is always judged by PTB_PUNCT_TAGS (see families/parsing/recipes.py).
 UD_PUNCT_TAGS = frozenset({"PUNCT"})
 
 

@@ -15,6 +15,9 @@ import torch.nn as nn
 from normlab.norms import NORMS, NormConfigError, build_norm
 
 NORM_SCOPES = ("all", "final_only")
+# Attention initialisation of the normlab Transformers: xavier is fairseq's; km replays the released
+# AdaNorm scripts' --init_method km (kaiming_uniform_(a=sqrt(5)) on the attention projections).
+INIT_METHODS = ("xavier", "km")
 
 
 def add_norm_args(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +37,71 @@ def add_norm_args(parser: argparse.ArgumentParser) -> None:
                        help="AdaNorm's C (default: the official 2.0); same as --norm-options '{\"scale\": C}'")
     group.add_argument("--adanorm-k", type=float, default=None, metavar="K",
                        help="AdaNorm's k (default 0.1); same as --norm-options '{\"k\": K}'")
+
+
+def add_init_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init-method", "--init", dest="init_method", default="xavier", choices=INIT_METHODS,
+                        help="attention projections' initialisation: xavier (fairseq's) or km "
+                             "(kaiming_uniform a=sqrt(5), the released AdaNorm scripts' --init_method km); "
+                             "the FFN keeps Xavier either way")
+
+
+def init_attention(attention: nn.Module, method: str) -> None:
+    """Re-initialise one fairseq MultiheadAttention's projection weights by `method` (xavier: leave
+    fairseq's, Xavier with gain 1/sqrt(2) on q/k/v). km is the official code's: kaiming_uniform_(a=sqrt(5)),
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)); biases stay as fairseq 0.12 sets them."""
+    import math
+
+    if method == "xavier" or attention is None:
+        return
+    if method != "km":
+        raise ValueError(f"unknown init method {method!r}; choose one of: {', '.join(INIT_METHODS)}")
+    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+        nn.init.kaiming_uniform_(getattr(attention, name).weight, a=math.sqrt(5))
+
+
+def init_ffn(layer: nn.Module, method: str) -> None:
+    """km also gives the FFN the official fork's Xavier (fairseq 0.8's Linear: xavier_uniform_ weight,
+    zero bias); fairseq 0.12, hence xavier here, leaves fc1/fc2 at torch's default nn.Linear init."""
+    if method != "km":
+        return
+    for name in ("fc1", "fc2"):
+        linear = getattr(layer, name, None)
+        if isinstance(linear, nn.Linear):
+            nn.init.xavier_uniform_(linear.weight)
+            if linear.bias is not None:
+                nn.init.zeros_(linear.bias)
+
+
+def check_final_norms(args, has_final_norms: bool, what: str) -> None:
+    """--norm-scope final_only puts the variant only in the model's final norms (the released code's
+    --lnv); a model without them would silently train the LayerNorm baseline under another label."""
+    if getattr(args, "norm_scope", "all") == "final_only" and not has_final_norms:
+        raise SystemExit(f"normlab: --norm-scope final_only needs final norms, and {what} has none; "
+                         "use --norm-scope all")
+
+
+# Architectures whose fairseq defaults are pre-norm (the others are post-norm unless configured).
+PRE_NORM_ARCHS = ("norm_transformer_wmt_en_de_big_t2t", "norm_transformer_lm")
+
+
+def model_has_final_norms(model) -> bool:
+    """Whether the model a job's `model` config builds has final norms (what --norm-scope final_only
+    replaces), from its arch and normalize_before settings: the check a job passes before it runs. The
+    models' own check (check_final_norms, at argument time) is the ground truth; tests keep them equal."""
+    arch = str(model.get("arch", ""))
+    if not arch.startswith("norm_transformer"):
+        return False  # norm_cnn*, norm_mlp_parser: stacks of hidden layers
+
+    def pre(key: str) -> bool:
+        value = model.get(key)
+        return arch in PRE_NORM_ARCHS if value is None else bool(value)
+
+    if arch.startswith("norm_transformer_lm"):
+        return pre("decoder_normalize_before")
+    if arch == "norm_transformer_classifier":
+        return pre("encoder_normalize_before")
+    return pre("encoder_normalize_before") and pre("decoder_normalize_before")
 
 
 def encode_options(options: dict) -> str:

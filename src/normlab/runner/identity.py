@@ -11,8 +11,16 @@ from typing import Any, Mapping
 IDENTITY_KEYS = ("dataset", "model", "optim", "trainer", "norm", "seed", "eval")
 
 
+# Keys of `dataset` that document its recipe (each setting's provenance, the paper's values, the declared
+# deviations): they change nothing a job computes, so editing them re-runs nothing.
+DATASET_DOC_KEYS = ("provenance", "paper_values", "deviations")
+
+
 def identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: cfg.get(key) for key in IDENTITY_KEYS}
+    ident = {key: cfg.get(key) for key in IDENTITY_KEYS}
+    if isinstance(ident.get("dataset"), Mapping):
+        ident["dataset"] = {k: v for k, v in ident["dataset"].items() if k not in DATASET_DOC_KEYS}
+    return ident
 
 
 def identity_hash(cfg: Mapping[str, Any]) -> str:

@@ -161,6 +161,67 @@ def data_kind(dataset: Mapping[str, Any]) -> str:
     return "offline_sample" if str(recipe).endswith("_sample") else "paper"
 
 
+PROVENANCE_KINDS = ("official code", "paper (quoted)", "paper (unverified)", "our choice")
+DATA_KIND_DEVIATIONS = {"offline_sample": "a small offline sample of the data, not the paper's full data set",
+                        "generated": "generated stand-in data, not the paper's data set",
+                        "user": "your own data (dataset.raw_dir), not the paper's data set"}
+
+
+def recipe_deviations(cfg: Mapping[str, Any], options: Mapping[str, Any] | None = None) -> list[str]:
+    """How this job differs from the paper's setup, one line each (result.json's `deviations`): the
+    dataset's declared ones (`dataset.deviations`), every setting that differs from the paper's value
+    (`dataset.paper_values`: {config path: value}; a path the job leaves unset keeps the model's
+    architecture default), debug=smoke, norm.scope and norm options, AdaNorm's unknown C, and the
+    settings the dataset marks `our choice` in `dataset.provenance` where the paper gives none."""
+    from normlab.norms import build_norm
+
+    dataset, norm = cfg["dataset"], cfg["norm"]
+    out = [str(d) for d in dataset.get("deviations") or []]
+    kind = data_kind(dataset)
+    if kind in DATA_KIND_DEVIATIONS and not out:
+        out.append(DATA_KIND_DEVIATIONS[kind])
+    if (cfg.get("debug") or {}).get("smoke"):
+        out.append("debug=smoke: a minute's job (smaller model, fewer updates, less data) instead of the recipe")
+    paper = dict(dataset.get("paper_values") or {})
+    provenance = dict(dataset.get("provenance") or {})
+    for path, expected in paper.items():
+        node: Any = cfg
+        for part in str(path).split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None and _canonical(node) != _canonical(expected):
+            source = str(provenance.get(path, "")).split(":")[0]
+            out.append(f"{path}={node} where the paper has {expected}"
+                       + (f" ({source})" if source in PROVENANCE_KINDS[:3] else ""))
+    if norm.get("scope", "all") != "all":
+        out.append(f"norm.scope={norm['scope']}: the variant only in the final norms, the per-layer norms "
+                   "affine LayerNorm (the released code's behaviour, not the paper's description)")
+    if options is not None:
+        module = build_norm(norm["name"], 8)
+        default = module.options() if hasattr(module, "options") else {}
+        changed = {k: v for k, v in dict(options).items() if default.get(k) != v and not (
+            norm["name"] == "adanorm" and k == "scale")}
+        if changed:
+            out.append(f"{norm['name']} options {changed} differ from the official code's form "
+                       + str({k: default.get(k) for k in changed}))
+    if norm["name"] == "adanorm":
+        scale = (options or {}).get("scale", norm.get("scale"))
+        out.append(f"AdaNorm C={scale}: the paper's C for this dataset is unknown (the official scripts' "
+                   "default is 2, their README command uses 1)")
+    ours = [k for k, v in provenance.items()
+            if str(v).startswith("our choice") and k not in paper and k != "data" and not str(k).startswith("norm.")]
+    if ours:
+        out.append("our choice where the paper gives no setting: " + ", ".join(ours))
+    return out
+
+
+def _canonical(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return str(value).replace(" ", "")
+
+
 def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
             overrides: Sequence[str] | None = None, progress: bool | None = None) -> dict:
     """Run the job `cfg` (a resolved config as plain containers); returns its result.json content.
@@ -200,6 +261,7 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     rows = (read_json(root / HISTORY) or []) if resuming else []
     result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
               "norm_options": options, "data_kind": data_kind(cfg["dataset"]),
+              "deviations": recipe_deviations(cfg, options),
               "overrides": list(overrides) if overrides is not None else None,
               "status": "failed", "metric": {"name": family.metric.name, "value": None,
                                              "higher_is_better": family.metric.higher_is_better},

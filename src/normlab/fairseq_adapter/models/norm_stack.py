@@ -1,7 +1,8 @@
-"""The norms of a plain stack of hidden layers (CNN, MLP) under --norm/--norm-scope.
+"""The norms of a plain stack of hidden layers (CNN, MLP) under --norm.
 
-These models have no "final" norm, so final_only means the last hidden layer's norm takes the variant
-and the earlier ones stay affine nn.LayerNorm, as the per-layer norms do in the Transformers.
+These models have no final norm in the paper's sense (the extra norm a pre-norm Transformer puts after
+its last layer, the only one the released code's --lnv reached), so --norm-scope final_only is an
+error here rather than a relabelled LayerNorm baseline.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from typing import Sequence
 
 import torch.nn as nn
 
-from normlab.fairseq_adapter.args import norm_factory
+from normlab.fairseq_adapter.args import check_final_norms, norm_factory
 
 
 def stack_norms(args, dims: Sequence[int]) -> nn.ModuleList:
+    check_final_norms(args, False, f"{getattr(args, 'arch', 'this model')} (a stack of hidden layers)")
     factory = norm_factory(args)
-    final_only = getattr(args, "norm_scope", "all") == "final_only"
-    last = len(dims) - 1
-    return nn.ModuleList([factory(d) if (not final_only or i == last) else nn.LayerNorm(d)
-                          for i, d in enumerate(dims)])
+    return nn.ModuleList([factory(d) for d in dims])

@@ -2,7 +2,9 @@
 
 Built by subclassing the public build hooks (build_encoder/build_decoder and
 build_encoder_layer/build_decoder_layer): attribute names, hence state-dict keys, stay fairseq's,
-and layers keep fairseq's activation-checkpoint and FSDP wrappers.
+and layers keep fairseq's activation-checkpoint and FSDP wrappers. The layer hooks also apply
+--init-method (km: the released AdaNorm scripts' attention initialisation) to each layer's attention.
+--norm-scope final_only needs the final norms, i.e. a pre-norm encoder and decoder.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from fairseq.models.transformer import (
 from fairseq.modules.transformer_layer import TransformerDecoderLayerBase, TransformerEncoderLayerBase
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
-from normlab.fairseq_adapter.args import add_norm_args, check_norm_args, norm_factory, swap_norms
+from normlab.fairseq_adapter.args import (
+    add_init_args,
+    add_norm_args,
+    check_final_norms,
+    check_norm_args,
+    init_attention,
+    init_ffn,
+    norm_factory,
+    swap_norms,
+)
 
 # Per-layer norms; attn_ln and ffn_layernorm exist only with NormFormer's --scale-attn/--scale-fc.
 LAYER_NORM_SLOTS = ("self_attn_layer_norm", "encoder_attn_layer_norm", "final_layer_norm", "attn_ln", "ffn_layernorm")
@@ -32,6 +43,10 @@ FINAL_NORM_SLOTS = ("layer_norm",)
 
 def _scope(cfg) -> str:
     return getattr(cfg, "norm_scope", "all")
+
+
+def _init(cfg) -> str:
+    return getattr(cfg, "init_method", None) or "xavier"
 
 
 def _wrap(layer, cfg):
@@ -49,6 +64,8 @@ class NormTransformerEncoderLayer(TransformerEncoderLayerBase):
 
     def __init__(self, cfg, return_fc=False):
         super().__init__(cfg, return_fc=return_fc)
+        init_attention(self.self_attn, _init(cfg))
+        init_ffn(self, _init(cfg))
         if _scope(cfg) == "all":
             swap_norms(self, LAYER_NORM_SLOTS, norm_factory(cfg))
 
@@ -58,6 +75,9 @@ class NormTransformerDecoderLayer(TransformerDecoderLayerBase):
 
     def __init__(self, cfg, no_encoder_attn=False, add_bias_kv=False, add_zero_attn=False):
         super().__init__(cfg, no_encoder_attn=no_encoder_attn, add_bias_kv=add_bias_kv, add_zero_attn=add_zero_attn)
+        init_attention(self.self_attn, _init(cfg))
+        init_attention(getattr(self, "encoder_attn", None), _init(cfg))
+        init_ffn(self, _init(cfg))
         if _scope(cfg) == "all":
             swap_norms(self, LAYER_NORM_SLOTS, norm_factory(cfg))
 
@@ -96,6 +116,7 @@ class NormTransformerModel(TransformerModel):
     def add_args(cls, parser):
         super().add_args(parser)
         add_norm_args(parser)
+        add_init_args(parser)
 
     @classmethod
     def build_encoder(cls, args, src_dict, embed_tokens):
@@ -111,6 +132,8 @@ def _norm_architecture(name, base):
     def architecture(args):
         base(args)
         check_norm_args(args)
+        check_final_norms(args, bool(args.encoder_normalize_before and args.decoder_normalize_before),
+                          "a post-norm Transformer (no --encoder-normalize-before/--decoder-normalize-before)")
 
     architecture.__name__ = name
     architecture.__doc__ = f"fairseq's {base.__name__} defaults with normlab's --norm arguments."

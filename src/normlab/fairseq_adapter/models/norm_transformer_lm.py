@@ -18,7 +18,7 @@ from fairseq.models.transformer_lm import (
 )
 
 from normlab.fairseq_adapter.models.norm_transformer import NormTransformerDecoder
-from normlab.fairseq_adapter.args import add_norm_args, check_norm_args
+from normlab.fairseq_adapter.args import add_init_args, add_norm_args, check_final_norms, check_norm_args
 
 
 @register_model("norm_transformer_lm")
@@ -27,6 +27,7 @@ class NormTransformerLanguageModel(TransformerLanguageModel):
     def add_args(cls, parser):
         gen_parser_from_dataclass(parser, TransformerLanguageModelConfig(), delete_default=True)
         add_norm_args(parser)
+        add_init_args(parser)
 
     @classmethod
     def build_model(cls, args, task):
@@ -59,5 +60,7 @@ def norm_transformer_lm_enwik8(args):
         args.share_decoder_input_output_embed = True
     # Post-norm unless --decoder-normalize-before is given; fairseq's base LM arch would force pre-norm.
     pre_norm = bool(getattr(args, "decoder_normalize_before", False))
-    norm_transformer_lm(args)
+    base_lm_architecture(args)
     args.decoder_normalize_before = pre_norm
+    check_norm_args(args)
+    check_final_norms(args, pre_norm, "the post-norm LM (no --decoder-normalize-before)")

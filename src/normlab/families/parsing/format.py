@@ -42,7 +42,7 @@ class Sentence:
     words: list[str]
     tags: list[str]  # the POS the parser reads (fine-grained PTB tag / XPOS when present)
     heads: list[int]
-    eval_tags: list[str]  # what decides punctuation: "PUNCT" for UPOS punctuation, else the tag
+    eval_tags: list[str]  # what decides punctuation (metrics.is_punct): the PTB tag, or UPOS without one
 
 
 def write_parsing(work: Path, splits: Mapping[str, list[Sentence]], word_min_count: int, lowercase: bool) -> dict:
