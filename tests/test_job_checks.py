@@ -63,3 +63,17 @@ def test_a_refused_job_does_not_stop_its_sweep(paths):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "invalid int value: 'abc'" in run.stderr and "Traceback" not in run.stderr
     assert len(list((paths / "out" / "default" / "quick_ptb").glob("*/seed1-*/result.json"))) == 1
+
+
+def test_bad_input_data_is_one_line_naming_file_and_line(paths):
+    raw = paths / "treebank"
+    raw.mkdir()
+    good = "1\tA\ta\tDET\tDT\t_\t2\tdet\t_\t_\n2\tB\tb\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"
+    for split in ("train", "valid"):
+        (raw / f"{split}.conllu").write_text(good)
+    (raw / "test.conllu").write_text(good.replace("\t0\troot", "\tx\troot"))
+    cfg = compose(["dataset=custom_parsing", f"dataset.raw_dir={raw}", "debug=smoke", "logger=none"])
+    with pytest.raises(JobConfigError) as err:
+        run_job(cfg, say=lambda _: None)
+    assert f"{raw / 'test.conllu'}:2: head 'x'" in str(err.value) and "\n" not in str(err.value)
+    assert not (paths / "out" / "default").exists()

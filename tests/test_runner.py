@@ -117,13 +117,15 @@ def test_absurd_learning_rate_diverges(paths):
 
 
 def test_failed_job_is_recorded_and_retried_on_request(paths, monkeypatch, capsys):
+    # A failure while training is a result (failed); one while preparing data is refused before the
+    # job exists (tests/test_job_checks.py).
     cfg = compose([*FAST, "norm=layernorm", "logger=none"])
-    from normlab.families import translation
+    from normlab.fairseq_adapter import run as fairseq_run
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(translation.TranslationFamily, "prepare", broken)
+    monkeypatch.setattr(fairseq_run, "train", broken)
     result = run_job(cfg)
     assert result["status"] == "failed" and "disk on fire" in result["error"]
     assert (Path(result["job_dir"]) / "error.txt").exists()
