@@ -171,8 +171,9 @@ def clean_pairs(
 # --- BPE (subword-nmt) --------------------------------------------------------------------------
 
 
-def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path) -> Path:
-    """learn_bpe.py -s MERGES over `lines` (the scripts feed it train.SRC then train.TGT)."""
+def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path, total_symbols: bool = False) -> Path:
+    """learn_bpe.py -s MERGES over `lines` (the scripts feed it train.SRC then train.TGT); with `total_symbols`
+    (--total-symbols) MERGES counts the characters too, so it estimates the resulting vocabulary size."""
     from subword_nmt import learn_bpe as module
 
     codes_path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +181,7 @@ def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path) -> Path:
     module.tqdm = lambda iterable, *args, **kwargs: iterable  # its progress bar would litter job logs
     try:
         with open(codes_path, "w", encoding="utf-8", newline="\n") as out:
-            module.learn_bpe((line + "\n" for line in lines), out, merges)
+            module.learn_bpe((line + "\n" for line in lines), out, merges, total_symbols=total_symbols)
     finally:
         if progress is not None:
             module.tqdm = progress
