@@ -46,13 +46,14 @@ def _parse(task_args, *extra):
 
 def _train(task_args, save_dir: Path, *extra) -> None:
     from fairseq import distributed_utils
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq_cli import train as fairseq_train
+
+    from normlab.fairseq_adapter.run import to_config  # works after a Hydra app (compose) set version_base
 
     args = _parse(task_args, *extra, "--optimizer", "adam", "--lr", "0.003", "--seed", "1", "--cpu",
                   "--save-dir", save_dir, "--no-progress-bar", "--log-format", "simple", "--num-workers", "0",
                   "--no-epoch-checkpoints", "--no-last-checkpoints")
-    distributed_utils.call_main(convert_namespace_to_omegaconf(args), fairseq_train.main)
+    distributed_utils.call_main(to_config(args), fairseq_train.main)
 
 
 def _run(module, spec, tmp_path, *extra) -> tuple[Prepared, dict]:
@@ -73,6 +74,13 @@ def test_language_model_learns_synthetic_text(tmp_path):
                             "--batch-size", "8", "--max-epoch", "3")
     assert scores["test_chars"] == prepared.counts["test"] == 1_000  # every byte scored once
     assert scores["bpc"] < 5.0  # uniform over bytes would be 8; the grammar has far less entropy
+    assert (scores["eval_window"], scores["eval_stride"]) == (32, 16) and "bpc_blocks" in scores
+    # outcomes.npz: one [nll_nats, bytes] row per scored window, adding up to the reported bpc
+    from normlab.outcomes import load_outcomes, metric_from_stats
+
+    metric, stats = load_outcomes(tmp_path)
+    assert metric == "bpc" and stats[:, 1].sum() == 1_000 and len(stats) == 62  # 1 + ceil((1000 - 32) / 16)
+    assert metric_from_stats("bpc", stats) == pytest.approx(scores["bpc"], abs=1e-5)
 
 
 def test_text_classifier_learns_keywords(tmp_path):

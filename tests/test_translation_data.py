@@ -222,8 +222,14 @@ def test_iwslt15_sample_splits(shared_data, cache_root):
     prepared = prepare_translation({"name": "iwslt15_en_vi_sample"}, raw_root=shared_data, cache_root=cache_root, log=QUIET)
     assert prepared.counts == {"train": 1553, "valid": 268, "test": 1000}
     assert prepared.counts["valid"] + prepared.counts["test"] == 1268
-    assert prepared.bpe is None and prepared.target_lang == "vi"
-    assert_joined(prepared)
+    # Separate BPE models and dictionaries (the paper's En-Vi recipe), not De-En's joined one.
+    assert prepared.bpe == "subword_nmt" and prepared.target_lang == "vi" and not prepared.joint_vocab
+    text = prepared.data_bin.parent / "text"
+    assert (text / "code.en").is_file() and (text / "code.vi").is_file() and not (text / "code").exists()
+    src, tgt = (read_lines(prepared.data_bin / f"dict.{x}.txt") for x in ("en", "vi"))
+    assert src != tgt
+    # 1,553 training pairs run out of pairs seen twice long before 7,669 / 6,669 symbols.
+    assert 1000 < prepared.vocab["en"] < 7669 and 1000 < prepared.vocab["vi"] < 6669
     assert n_binarized(prepared, "test", "vi") == n_lines(prepared.test_ref) == 1000
 
 
@@ -395,7 +401,15 @@ def test_iwslt15_full_and_fairseq_ready_folders(tmp_path):
     spec = {"name": "iwslt15_en_vi", "verify_checksums": False, "max_train_pairs": 20}
     prepared = prepare_translation(spec, raw_root=tmp_path / "raw", cache_root=tmp_path / "cache", log=QUIET)
     assert prepared.counts == {"train": 20, "valid": 5, "test": 7}
-    assert prepared.bpe is None  # the Stanford release is used word-level unless bpe_merges is set
+    assert prepared.bpe == "subword_nmt" and not prepared.joint_vocab  # separate En and Vi BPE by default
+    codes = {x: read_lines(prepared.data_bin.parent / "text" / f"code.{x}") for x in ("en", "vi")}
+    assert codes["en"] != codes["vi"]
+    assert read_lines(prepared.data_bin / "dict.en.txt") != read_lines(prepared.data_bin / "dict.vi.txt")
+    # word-level and joint when asked: a different cache entry, binarized with --joined-dictionary
+    joint = prepare_translation({**spec, "bpe_merges": 0, "joint_vocab": True}, raw_root=tmp_path / "raw",
+                                cache_root=tmp_path / "cache", log=QUIET)
+    assert joint.bpe is None and joint.joint_vocab and joint.data_bin != prepared.data_bin
+    assert_joined(joint)
 
     # A folder already holding fairseq-ready (BPE'd) text, e.g. a prepare-iwslt14.sh output, is binarized as is.
     ready = tmp_path / "ready"
@@ -423,6 +437,37 @@ def test_clean_pairs_matches_clean_corpus_rules():
     src = ["a b c", "", "a", "a b  c d", "x " * 300]
     tgt = ["a b", "x", "a b c", "a  b c", "y " * 300]
     assert clean_pairs(src, tgt, 1, 250, 1.5) == (["a b c", "a b c d"], ["a b", "a b c"])
+
+
+def test_binarize_with_separate_dictionaries(tmp_path):
+    text = write_synthetic_translation(tmp_path / "text", n_train=50, n_valid=5, n_test=5, vocab_size=12)
+    (text / "train.tgt").write_text((text / "train.tgt").read_text().replace("w", "v"))
+    separate = binarize_translation(text, tmp_path / "sep", "src", "tgt", joined=False)
+    src, tgt = (read_lines(separate / f"dict.{x}.txt") for x in ("src", "tgt"))
+    assert {w.split()[0] for w in src} == {f"w{i}" for i in range(12)}
+    assert {w.split()[0] for w in tgt if not w.startswith("madeupword")} == {f"v{i}" for i in range(12)}
+    joined = binarize_translation(text, tmp_path / "joined", "src", "tgt")
+    assert read_lines(joined / "dict.src.txt") == read_lines(joined / "dict.tgt.txt")
+    with pytest.raises(ValueError, match="tgtdict"):
+        binarize_translation(text, tmp_path / "x", "src", "tgt", splits=("test",), srcdict=separate / "dict.src.txt",
+                             joined=False)
+
+
+def test_vocabulary_settings_are_parsed_per_recipe():
+    from normlab.families.translation.spec import parse_spec
+
+    envi, deen = RECIPES["iwslt15_en_vi"].info, RECIPES["iwslt14_de_en"].info
+    spec = parse_spec({"name": "iwslt15_en_vi", "recipe": "iwslt15_en_vi"}, envi)
+    assert (spec.joint_vocab, spec.bpe_merges, spec.bpe_total_symbols) == (False, {"en": 7669, "vi": 6669}, True)
+    assert spec.key()["joint_vocab"] is False
+    assert parse_spec({"name": "x", "recipe": "iwslt14_de_en"}, deen).joint_vocab  # De-En stays joint (official)
+    assert "joint_vocab" not in parse_spec({"name": "x", "recipe": "iwslt14_de_en"}, deen).key()  # old caches stay valid
+    # one number on separate vocabularies: that many on each side
+    assert parse_spec({"recipe": "iwslt15_en_vi", "bpe_merges": 500}, envi).bpe_merges == {"en": 500, "vi": 500}
+    with pytest.raises(ValueError, match="joint vocabulary"):
+        parse_spec({"recipe": "iwslt14_de_en", "bpe_merges": {"de": 1, "en": 2}}, deen)
+    with pytest.raises(ValueError, match="keys en and vi"):
+        parse_spec({"recipe": "iwslt15_en_vi", "bpe_merges": {"en": 1}}, envi)
 
 
 def test_binarize_rejects_missing_files(tmp_path):

@@ -1,5 +1,5 @@
-"""fairseq binarized data: fairseq-preprocess --joined-dictionary in-process (as the paper's pre.sh runs it),
-and token-id datasets written directly in fairseq's mmap format."""
+"""fairseq binarized data: fairseq-preprocess in-process, with one joined dictionary (as the paper's pre.sh
+runs it) or one per language, and token-id datasets written directly in fairseq's mmap format."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ def binarize_translation(
     splits: Sequence[str] = ("train", "valid", "test"),
     *,
     srcdict: Path | None = None,
+    tgtdict: Path | None = None,
     threshold: int = 0,
     workers: int = 1,
+    joined: bool = True,
 ) -> Path:
-    """Binarize TEXT_DIR/{split}.{lang} into OUT_DIR with one dictionary shared by both languages.
+    """Binarize TEXT_DIR/{split}.{lang} into OUT_DIR.
 
-    The dictionary is built from train (both sides) unless `srcdict` is given; dict.SRC.txt and dict.TGT.txt
-    come out identical, which --share-all-embeddings needs.
+    joined (the default): one dictionary shared by both languages (--joined-dictionary), built from train
+    (both sides) unless `srcdict` is given; dict.SRC.txt and dict.TGT.txt come out identical, which
+    --share-all-embeddings needs. joined=False: a dictionary per language, each from its own side of train
+    unless `srcdict` / `tgtdict` are given (then the model cannot share all embeddings).
     """
     from fairseq import options
     from fairseq_cli import preprocess
@@ -34,20 +38,25 @@ def binarize_translation(
     unknown = [s for s in splits if s not in prefixes]
     if unknown:
         raise ValueError(f"unknown split(s) {unknown}; expected some of {list(prefixes)}")
-    if "train" not in splits and srcdict is None:
-        raise ValueError("without a train split, pass srcdict= to binarize against an existing dictionary")
+    if "train" not in splits and (srcdict is None or (not joined and tgtdict is None)):
+        need = "srcdict=" if joined else "srcdict= and tgtdict="
+        raise ValueError(f"without a train split, pass {need} to binarize against existing dictionaries")
+    if joined and tgtdict is not None:
+        raise ValueError("a joined dictionary takes srcdict= only")
     for split in splits:
         for lang in (source_lang, target_lang):
             if not (text_dir / f"{split}.{lang}").is_file():
                 raise FileNotFoundError(text_dir / f"{split}.{lang}")
 
-    argv = ["--source-lang", source_lang, "--target-lang", target_lang, "--joined-dictionary"]
+    argv = ["--source-lang", source_lang, "--target-lang", target_lang, *(["--joined-dictionary"] if joined else [])]
     argv += ["--destdir", str(out_dir), "--workers", str(workers)]
     argv += ["--thresholdsrc", str(threshold), "--thresholdtgt", str(threshold)]
     for split in splits:
         argv += [prefixes[split], str(text_dir / split)]
     if srcdict is not None:
         argv += ["--srcdict", str(srcdict)]
+    if tgtdict is not None:
+        argv += ["--tgtdict", str(tgtdict)]
     args = options.get_preprocessing_parser().parse_args(argv)
 
     # preprocess.main adds a FileHandler to its module logger on every call and never removes it, so later

@@ -191,8 +191,9 @@ def clean_pairs(
 # --- BPE (subword-nmt) --------------------------------------------------------------------------
 
 
-def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path) -> Path:
-    """learn_bpe.py -s MERGES over `lines` (the scripts feed it train.SRC then train.TGT)."""
+def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path, total_symbols: bool = False) -> Path:
+    """learn_bpe.py -s MERGES over `lines` (the scripts feed it train.SRC then train.TGT); with `total_symbols`
+    (--total-symbols) MERGES counts the characters too, so it estimates the resulting vocabulary size."""
     from subword_nmt import learn_bpe as module
 
     from normlab.data.progress import on_terminal, track
@@ -205,7 +206,7 @@ def learn_bpe(lines: Iterable[str], merges: int, codes_path: Path) -> Path:
         with open(codes_path, "w", encoding="utf-8", newline="\n") as out:
             # on a terminal: sentences read, then subword-nmt's own bar over the merges
             counted = track(lines, "BPE: reading sentences")
-            module.learn_bpe((line + "\n" for line in counted), out, merges)
+            module.learn_bpe((line + "\n" for line in counted), out, merges, total_symbols=total_symbols)
     finally:
         if progress is not None:
             module.tqdm = progress

@@ -37,12 +37,36 @@ class LanguageModelFamily:
 
     def evaluate(self, spec, prepared: Prepared, checkpoint: Path, job_dir: Path,
                  eval_cfg: Mapping[str, Any]) -> dict[str, float]:
-        from normlab.fairseq_adapter.evaluate import criterion_sums
+        """Test bpc with overlapping context (sliding.py): windows of tokens_per_sample, stride
+        dataset.eval_stride (default half a block), on the training device (the GPU when there is one,
+        unless eval.cpu). Also the non-overlapping-block bpc that training's validation loss measures."""
+        from fairseq.data import data_utils
 
-        # Non-overlapping blocks of tokens_per_sample: every byte is scored once but with less left context
-        # than Transformer-XL's memory gives, so this bpc is an upper bound on the sliding-window one.
-        sums = criterion_sums(checkpoint, prepared.data_bin, "test", {"batch_size": 8, **dict(eval_cfg)})
-        return {"bpc": round(bits_per_char(sums["loss"], int(sums["ntokens"])), 5), "test_chars": int(sums["ntokens"])}
+        from normlab.fairseq_adapter.checkpoints import load_checkpoint
+        from normlab.fairseq_adapter.evaluate import criterion_sums
+        from normlab.families.language_model.sliding import sliding_window_nll, stream_of
+        from normlab.outcomes import metric_from_stats, save_outcomes
+
+        length = int(spec.get("tokens_per_sample", DEFAULT_TOKENS_PER_SAMPLE))
+        stride = int(spec.get("eval_stride") or length // 2)
+        cpu = bool(eval_cfg.get("cpu", False))
+        model, _, task, use_cuda = load_checkpoint(checkpoint, prepared.data_bin, cpu=cpu)
+        test = data_utils.load_indexed_dataset(str(Path(prepared.data_bin) / "test"), task.dictionary)
+        rows = sliding_window_nll(model, stream_of(test), length, stride, task.dictionary.eos(),
+                                  batch_windows=int(eval_cfg.get("lm_batch_windows", 32)),
+                                  device="cuda" if use_cuda else None)
+        save_outcomes(job_dir, "bpc", rows)
+        chars = sum(n for _, n in rows)
+        scores = {"bpc": round(metric_from_stats("bpc", rows), 5), "test_chars": int(chars),
+                  "eval_window": length, "eval_stride": stride,
+                  "bpc_flavour": f"sliding window of {length} bytes, stride {stride}: every byte after the first "
+                                 f"window sees at least {length - stride} bytes of context (no recurrence)"}
+        if eval_cfg.get("lm_block_bpc", True):
+            # Non-overlapping blocks (what the validation loss measures): every byte once, less context.
+            sums = criterion_sums(checkpoint, prepared.data_bin, "test",
+                                  {**dict(eval_cfg), "batch_size": int(eval_cfg.get("lm_batch_windows", 32))})
+            scores["bpc_blocks"] = round(bits_per_char(sums["loss"], int(sums["ntokens"])), 5)
+        return scores
 
 
 FAMILY = LanguageModelFamily()

@@ -3,7 +3,8 @@
   iwslt14_de_en  examples/translation/prepare-iwslt14.sh: de-en.tgz; train.tags minus metadata lines,
                  tokenized, clean-corpus (ratio 1.5, 1-175 words), lowercased; valid = every 23rd pair,
                  train = the rest; test = dev2010 + TEDX.dev2012 + tst2010 + tst2011 + tst2012; 10k joint BPE.
-  iwslt15_en_vi  the Stanford NMT release (already tokenized): train / tst2012 (valid) / tst2013 (test).
+  iwslt15_en_vi  the Stanford NMT release (already tokenized): train / tst2012 (valid) / tst2013 (test);
+                 BPE learned separately on each side (separate vocabularies, as the paper describes, unverified).
   wmt14_en_de    examples/translation/prepare-wmt14en2de.sh --icml17: europarl-v7 + commoncrawl +
                  news-commentary-v9, punctuation-normalized, non-printing removed, tokenized with -a;
                  valid = every 100th pair; test = newstest2014 (test-full); 40k joint BPE; train and valid
@@ -256,10 +257,13 @@ class Wmt14(Canonical):
         """Joint BPE learned on train.SRC + train.TGT, applied to all; clean-corpus on train and valid after."""
         s, t = spec.source_lang, spec.target_lang
         codes = None
+        if not spec.joint_vocab:
+            raise ValueError(f"{spec.name}: the WMT14 build learns one joint BPE (prepare-wmt14en2de.sh); "
+                             "joint_vocab=false is not supported here")
         if spec.bpe_merges:
             log(f"learning {spec.bpe_merges} joint BPE merges")
             both = chain.from_iterable(iter_lines(work / f"train.{x}") for x in bpe_languages(spec))
-            codes = learn_bpe(both, spec.bpe_merges, text / "code")
+            codes = learn_bpe(both, spec.bpe_merges, text / "code", spec.bpe_total_symbols)
 
         def encoded(split: str, lang: str):
             lines = iter_lines(work / f"{split}.{lang}")

@@ -1,4 +1,4 @@
-"""What the translation recipes share: the split names, reading aligned pairs, joint BPE over the splits."""
+"""What the translation recipes share: the split names, reading aligned pairs, BPE (joint or per language)."""
 
 from __future__ import annotations
 
@@ -56,20 +56,36 @@ def bpe_languages(spec: Spec) -> tuple[str, str]:
 
 
 def write_splits(spec: Spec, pairs: Pairs, text: Path, log: Log) -> str | None:
-    """Lowercase if asked, learn joint BPE on train (both sides), apply it everywhere, write all."""
+    """Lowercase if asked, learn BPE on train (one joint model over both sides, or one per side when the
+    vocabularies are separate), apply it everywhere, write all."""
     if spec.lowercase:
         pairs = {k: (lowercase(s), lowercase(t)) for k, (s, t) in pairs.items()}
     bpe = None
-    if spec.bpe_merges:
+    if spec.bpe_merges and spec.joint_vocab:
         train = dict(zip((spec.source_lang, spec.target_lang), pairs["train"]))
         first, second = bpe_languages(spec)
-        codes = learn_bpe([*train[first], *train[second]], spec.bpe_merges, text / "code")
+        codes = learn_bpe([*train[first], *train[second]], spec.bpe_merges, text / "code", spec.bpe_total_symbols)
         pairs = {k: tuple(apply_bpe(codes, side, spec.workers) for side in sides) for k, sides in pairs.items()}
         bpe = "subword_nmt"
-        log(f"learned {spec.bpe_merges} joint BPE merges on {len(train[first])} training pairs")
+        log(f"learned {spec.bpe_merges} joint BPE {_unit(spec)} on {len(train[first])} training pairs")
+    elif spec.bpe_merges:
+        langs = (spec.source_lang, spec.target_lang)
+        out = {k: list(sides) for k, sides in pairs.items()}
+        for i, lang in enumerate(langs):
+            merges = spec.bpe_merges[lang]
+            if not merges:
+                continue
+            codes = learn_bpe(pairs["train"][i], merges, text / f"code.{lang}", spec.bpe_total_symbols)
+            for k in out:
+                out[k][i] = apply_bpe(codes, pairs[k][i], spec.workers)
+            log(f"learned {merges} {lang} BPE {_unit(spec)} on its side of {len(pairs['train'][i])} training pairs")
+        pairs = {k: tuple(sides) for k, sides in out.items()}
+        bpe = "subword_nmt"
     for split, (s, t) in pairs.items():
         write_lines(text / f"{split}.{spec.source_lang}", s)
         write_lines(text / f"{split}.{spec.target_lang}", t)
     return bpe
 
 
+def _unit(spec: Spec) -> str:
+    return "symbols (--total-symbols: characters included)" if spec.bpe_total_symbols else "merges"

@@ -3,7 +3,7 @@
 Layout of one prepared folder, <data cache>/<name>/<hash12>/ (hash of the spec keys that change the output,
 the inputs' identity and cache.CODE_VERSION):
     text/{train,valid,test}.{src,tgt}   what was binarized (tokenized, BPE'd), plus the BPE `code` if learned
-    bin/                                fairseq-preprocess --joined-dictionary output
+    bin/                                fairseq-preprocess output (--joined-dictionary unless joint_vocab=false)
     test.ref.<tgt>                      detokenized test references, aligned with bin/test.*
     meta.json, .done
 """
@@ -29,13 +29,15 @@ from normlab.families.translation.spec import Built, Log, Spec, parse_spec
 
 @dataclass(frozen=True)
 class PreparedTranslation:
-    data_bin: Path  # fairseq binarized dir: dict.{src,tgt}.txt (identical, joined), train/valid/test
+    data_bin: Path  # fairseq binarized dir: dict.{src,tgt}.txt (identical when joined), train/valid/test
     source_lang: str
     target_lang: str
     bpe: str | None  # fairseq --post-process value ("subword_nmt" strips "@@ "), None when no BPE
     test_ref: Path  # detokenized target side of the test split, one line per binarized test sentence
     counts: dict  # {"train": n, "valid": n, "test": n} sentence pairs
     tokenizer: str | None = "moses"  # fairseq --tokenizer value that detokenizes hypotheses; None: plain text
+    joint_vocab: bool = True  # one dictionary for both languages (what --share-all-embeddings needs)
+    vocab: dict = None  # {lang: types in its dictionary, fairseq's specials and padding excluded}
 
 
 def raw_folder(spec: Spec, raw_root: Path) -> Path:
@@ -99,7 +101,7 @@ def finish(spec: Spec, work: Path, built: Built, inputs: Any) -> None:
         if n == 0:
             raise ValueError(f"the {split} split of {spec.name} holds no sentence pair")
     write_lines(work / f"{TEST_REF_PREFIX}{tgt}", built.test_ref)
-    binarize_translation(text, work / BIN, src, tgt, threshold=spec.vocab_threshold)
+    binarize_translation(text, work / BIN, src, tgt, threshold=spec.vocab_threshold, joined=spec.joint_vocab)
     meta = {
         "name": spec.name,
         "source_lang": src,
@@ -107,6 +109,8 @@ def finish(spec: Spec, work: Path, built: Built, inputs: Any) -> None:
         "bpe": built.bpe,
         "tokenizer": built.tokenizer,
         "counts": counts,
+        "joint_vocab": spec.joint_vocab,
+        "vocab": {lang: vocab_size(work / BIN / f"dict.{lang}.txt") for lang in (src, tgt)},
         "test_ref": f"{TEST_REF_PREFIX}{tgt}",
         "spec": spec.key(),
         "inputs": inputs,
@@ -126,4 +130,12 @@ def load_prepared(folder: Path) -> PreparedTranslation:
         test_ref=folder / meta["test_ref"],
         counts=dict(meta["counts"]),
         tokenizer=meta["tokenizer"],
+        joint_vocab=bool(meta.get("joint_vocab", True)),
+        vocab=dict(meta.get("vocab") or {}),
     )
+
+
+def vocab_size(dict_file: Path) -> int:
+    """Types of a fairseq dict file, less the padding-factor fillers (madeupwordNNNN); fairseq adds its four
+    specials (<s> <pad> </s> <unk>) on top when it loads the file."""
+    return sum(1 for line in read_lines(dict_file) if not line.startswith("madeupword"))

@@ -7,7 +7,8 @@ Sample splits (offline stand-ins for the real datasets, whose training sets are 
       released (lowercased, 10k BPE), so sacreBLEU on it compares lowercased text; the references are
       tok/test.* detokenized, the best reference the sample holds.
   iwslt15_en_vi_sample: train = tst2012 (1,553), valid = the first 268 lines of tst2013,
-      test = its last 1,000 lines; references are the Moses-detokenized release text.
+      test = its last 1,000 lines; references are the Moses-detokenized release text. Separate En and Vi
+      BPE vocabularies, as the full recipe.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from normlab.families.translation.generated import write_synthetic_translation
 from normlab.families.translation.spec import Built, DatasetInfo
 
 IWSLT14_SAMPLE_VALID = 750
+# The paper's En-Vi vocabulary sizes [MEM: paper_brief.md 1.3], as subword-nmt --total-symbols targets.
+ENVI_BPE = {"en": 7_669, "vi": 6_669}
 IWSLT15_SAMPLE_VALID = 268
 
 
@@ -111,16 +114,24 @@ class Generated(Recipe):
 RECIPES: dict[str, Recipe] = {
     # fairseq prepare-iwslt14.sh: lowercased, 10k joint BPE merges.
     "iwslt14_de_en": Iwslt14(DatasetInfo("iwslt14_de_en", ("de", "en"), 10_000, True, downloadable=True)),
-    # Stanford's release is already tokenized and was used word-level (vocab.{en,vi}); set bpe_merges for BPE.
-    "iwslt15_en_vi": Iwslt15(DatasetInfo("iwslt15_en_vi", ("en", "vi"), None, False, downloadable=True)),
+    # Stanford's release is already tokenized. The paper's BPE vocabularies are separate, En 7,669 and
+    # Vi 6,669 [MEM]: one subword-nmt model per side with --total-symbols, so that each number is the
+    # vocabulary size it aims at (characters included), not a merge count.
+    "iwslt15_en_vi": Iwslt15(DatasetInfo("iwslt15_en_vi", ("en", "vi"), ENVI_BPE, False, downloadable=True,
+                                         joint_vocab=False, bpe_total_symbols=True)),
     # fairseq prepare-wmt14en2de.sh --icml17 learns 40k joint merges; scaling_nmt instead uses Google's
     # preprocessed WMT16 copy of the same corpora with a 32k BPE vocabulary (drop its files in as
     # train/valid/test.{en,de} to use that: they are binarized as they are).
-    "wmt14_en_de": Wmt14(DatasetInfo("wmt14_en_de", ("en", "de"), 40_000, False, downloadable=True)),
+    # BLEU: compound-split, as Vaswani et al. and fairseq's scripts/compound_split_bleu.sh [MEM].
+    "wmt14_en_de": Wmt14(DatasetInfo("wmt14_en_de", ("en", "de"), 40_000, False, downloadable=True,
+                                     bleu="compound_split")),
     "iwslt14_de_en_sample": Iwslt14Sample(
         DatasetInfo("iwslt14_de_en", ("de", "en"), 10_000, True, full="iwslt14_de_en", as_released=True)),
+    # The full recipe's BPE on the sample's 1,553 training pairs: subword-nmt stops where no pair occurs
+    # twice, so the vocabularies come out smaller than the full data's (meta.json records their sizes).
     "iwslt15_en_vi_sample": Iwslt15Sample(
-        DatasetInfo("iwslt15_en_vi", ("en", "vi"), None, False, full="iwslt15_en_vi")),
+        DatasetInfo("iwslt15_en_vi", ("en", "vi"), ENVI_BPE, False, full="iwslt15_en_vi",
+                    joint_vocab=False, bpe_total_symbols=True)),
     "custom": Custom(DatasetInfo(None, None, 10_000, False)),
     "generated": Generated(DatasetInfo(None, ("src", "tgt"), None, False)),
 }

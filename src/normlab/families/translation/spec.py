@@ -5,7 +5,13 @@ Spec keys (a plain mapping; keys not listed are ignored, since the runner's data
     recipe           its entry in recipes.RECIPES
     source_lang, target_lang   defaults per recipe (either direction of its pair); required for custom
     raw_dir          folder with the raw files; default <raw root>/<the recipe's folder>; required for custom
-    bpe_merges       joint subword-nmt merges; null = recipe default, 0 = none (word-level)
+    bpe_merges       subword-nmt merges: one number (joint BPE, or the same number on each side of separate
+                     vocabularies), or {lang: n} per side (separate vocabularies only); null = recipe default,
+                     0 = none (word-level)
+    bpe_total_symbols  subword-nmt --total-symbols: bpe_merges counts the characters too, so it estimates the
+                     final vocabulary size (null = recipe default)
+    joint_vocab      one BPE model and one fairseq dictionary for both languages (--joined-dictionary, needed
+                     by --share-all-embeddings), or a BPE model and a dictionary per language; null = recipe default
     lowercase        null = recipe default
     download         fetch missing canonical raw files (checksummed); default false
     verify_checksums check present/downloaded canonical files against data.sources; default true
@@ -27,25 +33,17 @@ Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class PreparedTranslation:
-    data_bin: Path  # fairseq binarized dir: dict.{src,tgt}.txt (identical, joined), train/valid/test
-    source_lang: str
-    target_lang: str
-    bpe: str | None  # fairseq --post-process value ("subword_nmt" strips "@@ "), None when no BPE
-    test_ref: Path  # detokenized target side of the test split, one line per binarized test sentence
-    counts: dict  # {"train": n, "valid": n, "test": n} sentence pairs
-    tokenizer: str | None = "moses"  # fairseq --tokenizer value that detokenizes hypotheses; None: plain text
-
-
-@dataclass(frozen=True)
 class DatasetInfo:
     folder: str | None  # sub-folder of the raw root holding its files
     langs: tuple[str, str] | None  # default direction; the reverse is accepted too
-    bpe_merges: int | None
+    bpe_merges: int | Mapping[str, int] | None
     lowercase: bool
     downloadable: bool = False
     full: str | None = None  # for samples: the full dataset that can be downloaded instead
     as_released: bool = False  # text used as it comes: bpe_merges and lowercase do not apply
+    joint_vocab: bool = True  # one BPE model and dictionary for both languages
+    bpe_total_symbols: bool = False  # bpe_merges is a vocabulary size (subword-nmt --total-symbols)
+    bleu: str = "tokenized"  # the paper's BLEU flavour (bleu.FLAVOURS): compound_split for WMT En-De
 
 
 SYNTHETIC_DEFAULTS = {"n_train": 2000, "n_valid": 200, "n_test": 200, "vocab_size": 32, "seed": 0, "noise": 0.0}
@@ -60,8 +58,10 @@ class Spec:
     info: "DatasetInfo"
     source_lang: str
     target_lang: str
-    bpe_merges: int | None
+    bpe_merges: int | dict[str, int] | None  # int when joint; {lang: n} per side when not
     lowercase: bool
+    joint_vocab: bool = True
+    bpe_total_symbols: bool = False
     max_train_pairs: int | None = None
     # Caps on the evaluation splits (their first lines), so smoke runs evaluate on a subset.
     max_valid_pairs: int | None = None
@@ -76,6 +76,11 @@ class Spec:
     def key(self) -> dict[str, Any]:
         """What changes the prepared bytes (not where raw files live, nor how they are fetched)."""
         out = {k: getattr(self, k) for k in ("recipe", "source_lang", "target_lang", "bpe_merges", "lowercase")}
+        # Only where they differ from the old defaults, so joint-vocabulary caches built before keep their key.
+        if not self.joint_vocab:
+            out["joint_vocab"] = False
+        if self.bpe_total_symbols:
+            out["bpe_total_symbols"] = True
         out.update(max_train_pairs=self.max_train_pairs, vocab_threshold=self.vocab_threshold)
         if self.max_valid_pairs or self.max_test_pairs:
             out.update(max_valid_pairs=self.max_valid_pairs, max_test_pairs=self.max_test_pairs)
@@ -112,6 +117,10 @@ def parse_spec(spec: Mapping[str, Any], info: DatasetInfo) -> Spec:
     merges, lower = spec.get("bpe_merges"), spec.get("lowercase")
     merges = info.bpe_merges if merges is None or info.as_released else merges
     lower = info.lowercase if lower is None or info.as_released else lower
+    joint = spec.get("joint_vocab")
+    joint = info.joint_vocab if joint is None or info.as_released else bool(joint)
+    total = spec.get("bpe_total_symbols")
+    total = info.bpe_total_symbols if total is None else bool(total)
     raw_dir = spec.get("raw_dir")
     synthetic = {**SYNTHETIC_DEFAULTS, **(spec.get("synthetic") or {})} if recipe == "generated" else {}
     return Spec(
@@ -120,8 +129,10 @@ def parse_spec(spec: Mapping[str, Any], info: DatasetInfo) -> Spec:
         info=info,
         source_lang=str(src),
         target_lang=str(tgt),
-        bpe_merges=int(merges) if merges else None,  # None: word-level vocabulary
+        bpe_merges=_merges(merges, joint, str(src), str(tgt), str(name)),
         lowercase=bool(lower),
+        joint_vocab=joint,
+        bpe_total_symbols=total,
         max_train_pairs=int(spec["max_train_pairs"]) if spec.get("max_train_pairs") else None,
         max_valid_pairs=int(spec["max_valid_pairs"]) if spec.get("max_valid_pairs") else None,
         max_test_pairs=int(spec["max_test_pairs"]) if spec.get("max_test_pairs") else None,
@@ -132,6 +143,22 @@ def parse_spec(spec: Mapping[str, Any], info: DatasetInfo) -> Spec:
         workers=int(spec.get("workers") or 1),
         synthetic={k: (float(v) if k == "noise" else int(v)) for k, v in synthetic.items() if k in SYNTHETIC_DEFAULTS},
     )
+
+
+def _merges(merges, joint: bool, src: str, tgt: str, name: str) -> int | dict[str, int] | None:
+    """None for word-level; one int for a joint BPE; {src: n, tgt: n} (0 = that side word-level) otherwise."""
+    if isinstance(merges, Mapping):
+        if joint:
+            raise ValueError(f"{name}: a joint vocabulary learns one BPE model; give bpe_merges as one number "
+                             f"(or set joint_vocab=false for per-language merges {dict(merges)})")
+        if set(merges) != {src, tgt}:
+            raise ValueError(f"{name}: bpe_merges per language needs exactly the keys {src} and {tgt}, "
+                             f"got {sorted(merges)}")
+        per_side = {lang: int(merges[lang] or 0) for lang in (src, tgt)}
+        return per_side if any(per_side.values()) else None
+    if not merges:
+        return None  # word-level vocabulary
+    return int(merges) if joint else {src: int(merges), tgt: int(merges)}
 
 
 def missing(path: Path, spec: Spec) -> MissingInputError:
