@@ -45,15 +45,13 @@ def _parse(task_args, *extra):
 
 
 def _train(task_args, save_dir: Path, *extra) -> None:
-    from fairseq import distributed_utils
-    from fairseq_cli import train as fairseq_train
+    # The adapter's in-process fairseq-train: it also resets fairseq's best-loss-so-far, which an earlier
+    # test's training would otherwise leave behind (and then no checkpoint_best.pt is ever written).
+    from normlab.fairseq_adapter.run import train
 
-    from normlab.fairseq_adapter.run import to_config  # works after a Hydra app (compose) set version_base
-
-    args = _parse(task_args, *extra, "--optimizer", "adam", "--lr", "0.003", "--seed", "1", "--cpu",
-                  "--save-dir", save_dir, "--no-progress-bar", "--log-format", "simple", "--num-workers", "0",
-                  "--no-epoch-checkpoints", "--no-last-checkpoints")
-    distributed_utils.call_main(to_config(args), fairseq_train.main)
+    train([*task_args, *map(str, extra), "--optimizer", "adam", "--lr", "0.003", "--seed", "1", "--cpu",
+           "--save-dir", str(save_dir), "--no-progress-bar", "--log-format", "simple", "--num-workers", "0",
+           "--no-epoch-checkpoints", "--no-last-checkpoints"])
 
 
 def _run(module, spec, tmp_path, *extra) -> tuple[Prepared, dict]:

@@ -18,7 +18,8 @@ from normlab.config import CONF_DIR, register_resolvers
 
 TRAIN = str(Path(sys.executable).with_name("normlab-train"))
 EXPERIMENTS = {"paper_grid": 120, "detach_study": 36, "adanorm_c_sweep": 36, "official_replay": 18,
-               "modern_norms": 144, "quick_grid": 40}
+               "modern_norms": 144, "quick_grid": 40,
+               "offline_grid": 100, "offline_grid_seq": 45}
 
 
 @pytest.fixture
