@@ -182,6 +182,9 @@ def recipe_deviations(cfg: Mapping[str, Any], options: Mapping[str, Any] | None 
         out.append(DATA_KIND_DEVIATIONS[kind])
     if (cfg.get("debug") or {}).get("smoke"):
         out.append("debug=smoke: a minute's job (smaller model, fewer updates, less data) instead of the recipe")
+    budget = cfg.get("budget") or {}
+    if budget.get("name") not in (None, "none"):
+        out += [f"budget={budget['name']}: {r}" for r in budget.get("reductions") or []]
     paper = dict(dataset.get("paper_values") or {})
     provenance = dict(dataset.get("provenance") or {})
     for path, expected in paper.items():
