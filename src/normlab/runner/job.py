@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+import shutil
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -13,7 +15,8 @@ from normlab.data_missing import DataMissingError
 from normlab.runner import fairseq_run
 from normlab.runner.history import EpochHistory
 from normlab.runner.identity import job_dir, job_name
-from normlab.runner.result import RESULT, read_result, write_json_atomic
+from normlab.runner.lock import JobBusyError, job_lock  # noqa: F401  (JobBusyError: for callers)
+from normlab.runner.result import RESULT, DamagedFileError, load_json, read_result, result_damage, write_json_atomic
 from normlab.runner.wandb_run import wandb_run
 
 
@@ -24,8 +27,16 @@ class _NoConfigDump(logging.Filter):
         return not str(record.msg).startswith("{'_name'")
 
 
+class _NoTraceback(logging.Filter):
+    # fairseq logs the traceback of a failed checkpoint save (a full disk) before raising it; the
+    # job reports the error in one line.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Traceback")
+
+
 for _name in ("fairseq_cli.train", "fairseq_cli.generate"):
     logging.getLogger(_name).addFilter(_NoConfigDump())
+logging.getLogger("fairseq.checkpoint_utils").addFilter(_NoTraceback())
 
 CHECKPOINTS = "checkpoints"
 HISTORY = "history.json"
@@ -79,50 +90,185 @@ def data_spec(dataset: Mapping[str, Any]) -> dict:
     return spec
 
 
-def _device_argv() -> list[str]:
-    import torch
-
-    return [] if torch.cuda.is_available() else ["--cpu"]
-
-
-def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path) -> list[str]:
+def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path,
+               say: Callable[[str], None] = print) -> list[str]:
+    trainer = dict(cfg["trainer"])
+    world_size = trainer.pop("distributed_world_size", None)  # decided with the device, below
     return [
         *task_argv,
         *fairseq_run.to_argv(cfg["model"]),
         *norm_argv(cfg["norm"]),
         *fairseq_run.to_argv(cfg["optim"]),
-        *fairseq_run.to_argv(cfg["trainer"]),
+        *fairseq_run.to_argv(trainer),
         "--seed", str(cfg["seed"]), "--save-dir", str(save_dir),
-        "--log-format", "simple", "--no-progress-bar", *_device_argv(),
+        "--log-format", "simple", "--no-progress-bar", *fairseq_run.device_argv(world_size, say=say),
     ]
 
 
+class JobEnvironmentError(RuntimeError):
+    """The job could not run for a reason outside it (disk full, read-only folder); nothing was recorded."""
+
+
+class _QuietFileHandler(logging.FileHandler):
+    # On a full disk, logging's default handleError prints a traceback per record; the job's own
+    # error (one line) says what happened.
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
+def _environment_error(err: BaseException, root: Path) -> JobEnvironmentError | None:
+    """A one-line JobEnvironmentError for a full disk or a read-only place anywhere in err's chain."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = Path(err.filename).parent if err.filename else root
+            return JobEnvironmentError(f"no space left on the device of {where}: free some space and run "
+                                       "the same command again (the job resumes from its last checkpoint)")
+        readonly = isinstance(err, OSError) and (err.errno == errno.EROFS or (
+            err.errno in (errno.EACCES, errno.EPERM) and str(err.filename or "").startswith(str(root))))
+        if readonly:
+            where = err.filename or root
+            return JobEnvironmentError(f"cannot write to {where} ({os.strerror(err.errno)}): "
+                                       "set NORMLAB_OUTPUT (or NORMLAB_DATA_DIR) to a writable folder")
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _remove_temporaries(root: Path) -> None:
+    """Half-written files of a save that was interrupted (killed, or the disk filled up)."""
+    for tmp in [*root.glob("*.tmp"), *root.glob(".*.tmp"), *(root / CHECKPOINTS).glob("*.tmp")]:
+        tmp.unlink(missing_ok=True)
+
+
+def _start_over(root: Path) -> None:
+    """Remove what a previous run of the job trained (its checkpoints, history and result)."""
+    shutil.rmtree(root / CHECKPOINTS, ignore_errors=True)
+    for name in (HISTORY, RESULT, "error.txt"):
+        (root / name).unlink(missing_ok=True)
+
+
+def _usable_checkpoint(root: Path, name: str, say: Callable[[str], None]) -> bool:
+    """Make checkpoint_last.pt one that loads: keep it, fall back to the newest good checkpoint, or
+    start over. Returns whether the job resumes. A damaged checkpoint_best.pt is never evaluated."""
+    ckpts = root / CHECKPOINTS
+    last = ckpts / "checkpoint_last.pt"
+    if not last.exists():
+        if ckpts.exists() and any(ckpts.glob("checkpoint*.pt")):
+            _start_over(root)  # checkpoints without a last one: not a state fairseq resumes from
+        return False
+    damage = fairseq_run.checkpoint_damage(last)
+    best = ckpts / "checkpoint_best.pt"
+    best_damage = fairseq_run.checkpoint_damage(best) if best.exists() else None
+    if damage is None and best_damage is None:
+        return True
+    if best_damage is not None:
+        # fairseq only rewrites checkpoint_best.pt when validation improves: resuming would keep the bad one
+        say(f"{name}: {best} is damaged ({best_damage}); training the job again from scratch")
+        _start_over(root)
+        return False
+    candidates = sorted((p for p in ckpts.glob("checkpoint*.pt") if p != last),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+    for candidate in candidates:
+        if fairseq_run.checkpoint_damage(candidate) is None:
+            say(f"{name}: {last} is damaged ({damage}); resuming from {candidate.name} instead")
+            tmp = last.with_name(last.name + ".tmp")
+            shutil.copyfile(candidate, tmp)
+            os.replace(tmp, last)
+            return True
+    say(f"{name}: {last} is damaged ({damage}) and no other checkpoint is whole; training the job again from scratch")
+    _start_over(root)
+    return False
+
+
+def _history_rows(root: Path, name: str, say: Callable[[str], None]) -> list[dict]:
+    """The epochs recorded so far; a damaged history.json is rebuilt from train.log."""
+    try:
+        rows = load_json(root / HISTORY)
+        if rows is None or isinstance(rows, list):
+            return rows or []
+        raise DamagedFileError(f"{root / HISTORY} is damaged (not a list)")
+    except DamagedFileError as err:
+        rows = _history_from_log(root / "train.log")
+        say(f"{name}: {err}; rebuilt {len(rows)} epoch(s) from train.log")
+        write_json_atomic(root / HISTORY, rows)
+        return rows
+
+
+def _history_from_log(log: Path) -> list[dict]:
+    # train.log lines are "time | level | logger | message"; the epoch summaries come from the
+    # loggers "train" and "valid", as EpochHistory sees them while training.
+    history = EpochHistory()
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        parts = line.split(" | ", 3)
+        if len(parts) == 4 and parts[2] in ("train", "valid"):
+            history.handle(logging.makeLogRecord({"name": parts[2], "msg": parts[3], "levelno": logging.INFO}))
+    return history.rows
+
+
 def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
-    """Run the job `cfg` (a resolved config as plain containers); returns its result.json content."""
+    """Run the job `cfg` (a resolved config as plain containers); returns its result.json content.
+
+    Raises JobBusyError when another live process runs the same job, JobEnvironmentError (nothing
+    recorded) when the disk is full or the output read-only, JobConfigError before anything runs.
+    """
     from normlab.families import get_family
 
     root = job_dir(cfg, Path(cfg["paths"]["output"]))
     name = job_name(cfg)
-    reason = skip_reason(cfg)
+    damage = result_damage(root)
+    reason = None if damage else skip_reason(cfg)
     if reason:
         say(f"skip {name}: {reason}")
         return read_result(root)
 
     check_norm(cfg["norm"])
+    try:
+        fairseq_run.check_single_task()
+    except ValueError as err:
+        raise JobConfigError(str(err)) from None
     family = get_family(cfg["dataset"]["family"])
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with job_lock(root, say=lambda line: say(f"{name}: {line}")):
+            damage = result_damage(root)  # again, now that no one else can be writing it
+            reason = None if damage else skip_reason(cfg)
+            if reason:  # another process finished it while we waited for the lock
+                say(f"skip {name}: {reason}")
+                return read_result(root)
+            if damage:
+                say(f"{name}: {damage}; treating the job as not run and running it again")
+                (root / RESULT).unlink(missing_ok=True)
+            return _run_locked(cfg, root, name, family, say)
+    except Exception as err:
+        env = _environment_error(err, root)
+        if env is None:
+            raise
+        _remove_temporaries(root)
+        raise env from None
+
+
+def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Callable[[str], None]) -> dict:
+    _remove_temporaries(root)
+    # a requeued SLURM job (preempted, timed out) continues what its first start forced
+    requeued = int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+    if cfg.get("force", False) and not requeued and any((root / p).exists() for p in (CHECKPOINTS, HISTORY, RESULT)):
+        say(f"{name}: force=true, so training again from scratch (removed its old checkpoints, history and result)")
+        _start_over(root)
     write_json_atomic(root / "config.json", cfg)
-    resuming = (root / CHECKPOINTS / "checkpoint_last.pt").exists()
+    resuming = _usable_checkpoint(root, name, say)
     say(f"{'resume' if resuming else 'start'} {name} in {root}")
 
-    rows = (read_json(root / HISTORY) or []) if resuming else []
+    rows = _history_rows(root, name, say) if resuming else []
     result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
               "status": "failed", "metric": {"name": family.metric.name, "value": None,
                                              "higher_is_better": family.metric.higher_is_better},
               "metrics": {}, "train_loss": None, "valid_loss": None, "history": rows,
               "job_dir": str(root), "config": cfg}
 
-    file_log = logging.FileHandler(root / "train.log")
+    file_log = _QuietFileHandler(root / "train.log")
     file_log.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
     logging.getLogger().addHandler(file_log)
     with wandb_run(cfg.get("logger"), root, name=name, group=cfg.get("group", "default"),
@@ -135,7 +281,7 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
         try:
             spec = data_spec(cfg["dataset"])
             prepared = family.prepare(spec, log=say)
-            argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS)
+            argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS, say=say)
             with EpochHistory(rows, on_row=on_epoch) as history:
                 try:
                     fairseq_run.train(argv)
@@ -161,6 +307,8 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print) -> dict:
         except DataMissingError:
             raise  # nothing ran: not a result, the caller says what to provide
         except Exception as err:  # a failing job is recorded, never allowed to stop a sweep
+            if _environment_error(err, root) is not None:
+                raise  # not the job's fault: nothing recorded, so a rerun just runs it
             result["error"] = f"{type(err).__name__}: {err}"
             (root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
             say(f"{name} failed: {result['error']} (traceback in {root / 'error.txt'})")
@@ -223,12 +371,6 @@ def _deep_merge(base: dict, delta: dict) -> dict:
     for key, value in delta.items():
         merged[key] = _deep_merge(merged.get(key) or {}, value) if isinstance(value, dict) else value
     return merged
-
-
-def read_json(path: Path):
-    import json
-
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def export_paths(paths: Mapping[str, Any]) -> None:
