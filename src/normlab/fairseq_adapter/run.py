@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -55,6 +58,65 @@ def to_config(args):
         return convert_namespace_to_omegaconf(args)
 
 
+def device_argv(world_size: int | None, say=print) -> list[str]:
+    """fairseq's device and distributed flags for a single-task job, decided here rather than by fairseq.
+
+    `world_size` is trainer.distributed_world_size: 0 trains on the CPU (launcher=slurm sets it from
+    hydra.launcher.gpus_per_node), None on every GPU this process sees, N on N of them. The flags are
+    always explicit because fairseq's distributed_utils.infer_init_method otherwise reacts to the
+    SLURM_* variables of any job that isn't exactly 1 GPU: it takes the world size from
+    torch.cuda.device_count(), which is 0 in a CPU job, and then "trains" by spawning 0 processes
+    (the log ends at `Rank 0, device_id: 0`, there is no checkpoint_best.pt). With the world size
+    given, it never looks at SLURM: 1 returns early, and N > 1 comes with its own init method.
+    """
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if world_size == 0 or gpus == 0:
+        return ["--cpu", "--distributed-world-size", "1"]
+    n = gpus if world_size is None else int(world_size)
+    if n > gpus:
+        say(f"asked for {n} GPUs, this job sees {gpus}: training on {gpus}")
+        n = gpus
+    if n <= 1:
+        return ["--distributed-world-size", "1"]
+    port = _free_port()  # one node, one process per GPU, spawned by fairseq
+    return ["--distributed-world-size", str(n), "--distributed-init-method", f"tcp://localhost:{port}",
+            "--distributed-port", str(port)]
+
+
+def check_single_task() -> None:
+    """Each job is one process (which spawns one per GPU); several SLURM tasks would each run the job."""
+    tasks = int(os.environ.get("SLURM_NTASKS") or 1) if os.environ.get("SLURM_JOB_ID") else 1
+    if tasks > 1:
+        raise ValueError(f"this SLURM job has {tasks} tasks; normlab runs one task per job: set "
+                         "hydra.launcher.tasks_per_node=1 hydra.launcher.nodes=1 (fairseq uses all the GPUs of that task)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def checkpoint_damage(path) -> str | None:
+    """Why the fairseq checkpoint `path` can't be loaded (one line), or None if it reads back whole.
+
+    torch.save writes a zip archive: a truncated file has no central directory, garbage is no zip,
+    and every member's CRC is checked, streaming, without unpickling (cheap next to a training epoch).
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except FileNotFoundError:
+        return "missing"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        return f"unreadable: {err}"
+    return f"member {bad} fails its CRC check" if bad else None
+
+
 def parse_train_args(argv: Sequence[str]):
     import normlab.fairseq_adapter  # noqa: F401  (registers the models before fairseq parses --arch)
     from fairseq import options
@@ -96,6 +158,12 @@ def train(argv: Sequence[str]) -> None:
     from fairseq_cli import train as fairseq_train
 
     args = parse_train_args(argv)
+    slurm = os.environ.get("SLURM_JOB_ID")
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):  # as squeue shows it
+        slurm = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+    where = f", SLURM job {slurm} (restart {os.environ.get('SLURM_RESTART_COUNT', '0')})" if slurm else ""
+    logging.getLogger(__name__).info(f"device: {'cpu' if args.cpu else 'cuda'}, "
+                                     f"distributed world size {args.distributed_world_size}{where}")
     # fairseq keeps the best validation loss so far on a function attribute; a second job in the
     # same process (a multirun, a test session) would otherwise compare against the first job's
     # best and never write its own checkpoint_best.pt. Resuming restores it from the checkpoint.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
+import os
+import shutil
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -13,8 +17,9 @@ from normlab.fairseq_adapter import run as fairseq_run
 from normlab.families import Paths, get_family
 from normlab.runner.history import EpochHistory
 from normlab.runner.identity import job_dir, job_name
+from normlab.runner.lock import JobBusyError, job_lock  # noqa: F401  (JobBusyError: for callers)
 from normlab.runner.progress import JobProgress
-from normlab.runner.result import RESULT, read_result, write_json_atomic
+from normlab.runner.result import RESULT, DamagedFileError, load_json, read_result, result_damage, write_json_atomic
 from normlab.runner.wandb_run import test_metrics, train_metrics, valid_metrics, wandb_run
 
 
@@ -25,8 +30,16 @@ class _NoConfigDump(logging.Filter):
         return not str(record.msg).startswith("{'_name'")
 
 
+class _NoTraceback(logging.Filter):
+    # fairseq logs the traceback of a failed checkpoint save (a full disk) before raising it; the
+    # job reports the error in one line.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Traceback")
+
+
 for _name in ("fairseq_cli.train", "fairseq_cli.generate"):
     logging.getLogger(_name).addFilter(_NoConfigDump())
+logging.getLogger("fairseq.checkpoint_utils").addFilter(_NoTraceback())
 
 CHECKPOINTS = "checkpoints"
 HISTORY = "history.json"
@@ -105,12 +118,6 @@ def verify_model_norms(checkpoint: Path, data_bin: Path, norm: Mapping[str, Any]
     return {"total": len(found), "variant": len(variant)}
 
 
-def _device_argv() -> list[str]:
-    import torch
-
-    return [] if torch.cuda.is_available() else ["--cpu"]
-
-
 def probe_argv(cfg: Mapping[str, Any], job_root: Path) -> list[str]:
     probe = cfg.get("probe") or {}
     if not probe.get("gradients"):
@@ -122,17 +129,123 @@ def probe_argv(cfg: Mapping[str, Any], job_root: Path) -> list[str]:
             "--probe-file", str(job_root / PROBE)]
 
 
-def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path) -> list[str]:
+def train_argv(cfg: Mapping[str, Any], task_argv: list[str], save_dir: Path,
+               say: Callable[[str], None] = print) -> list[str]:
+    trainer = dict(cfg["trainer"])
+    world_size = trainer.pop("distributed_world_size", None)  # decided with the device, below
     return [
         *task_argv,
         *fairseq_run.to_argv(cfg["model"]),
         *norm_argv(cfg["norm"]),
         *fairseq_run.to_argv(cfg["optim"]),
-        *fairseq_run.to_argv(cfg["trainer"]),
+        *fairseq_run.to_argv(trainer),
         *probe_argv(cfg, save_dir.parent),
         "--seed", str(cfg["seed"]), "--save-dir", str(save_dir),
-        "--log-format", "simple", "--no-progress-bar", *_device_argv(),
+        "--log-format", "simple", "--no-progress-bar", *fairseq_run.device_argv(world_size, say=say),
     ]
+
+
+class JobEnvironmentError(RuntimeError):
+    """The job could not run for a reason outside it (disk full, read-only folder); nothing was recorded."""
+
+
+class _QuietFileHandler(logging.FileHandler):
+    # On a full disk, logging's default handleError prints a traceback per record; the job's own
+    # error (one line) says what happened.
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
+def _environment_error(err: BaseException, root: Path) -> JobEnvironmentError | None:
+    """A one-line JobEnvironmentError for a full disk or a read-only place anywhere in err's chain."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = Path(err.filename).parent if err.filename else root
+            return JobEnvironmentError(f"no space left on the device of {where}: free some space and run "
+                                       "the same command again (the job resumes from its last checkpoint)")
+        readonly = isinstance(err, OSError) and (err.errno == errno.EROFS or (
+            err.errno in (errno.EACCES, errno.EPERM) and str(err.filename or "").startswith(str(root))))
+        if readonly:
+            where = err.filename or root
+            return JobEnvironmentError(f"cannot write to {where} ({os.strerror(err.errno)}): "
+                                       "set NORMLAB_OUTPUT (or NORMLAB_DATA_DIR) to a writable folder")
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _remove_temporaries(root: Path) -> None:
+    """Half-written files of a save that was interrupted (killed, or the disk filled up)."""
+    for tmp in [*root.glob("*.tmp"), *root.glob(".*.tmp"), *(root / CHECKPOINTS).glob("*.tmp")]:
+        tmp.unlink(missing_ok=True)
+
+
+def _start_over(root: Path) -> None:
+    """Remove what a previous run of the job trained (its checkpoints, history and result)."""
+    shutil.rmtree(root / CHECKPOINTS, ignore_errors=True)
+    for name in (HISTORY, RESULT, "error.txt"):
+        (root / name).unlink(missing_ok=True)
+
+
+def _usable_checkpoint(root: Path, name: str, say: Callable[[str], None]) -> bool:
+    """Make checkpoint_last.pt one that loads: keep it, fall back to the newest good checkpoint, or
+    start over. Returns whether the job resumes. A damaged checkpoint_best.pt is never evaluated."""
+    ckpts = root / CHECKPOINTS
+    last = ckpts / "checkpoint_last.pt"
+    if not last.exists():
+        if ckpts.exists() and any(ckpts.glob("checkpoint*.pt")):
+            _start_over(root)  # checkpoints without a last one: not a state fairseq resumes from
+        return False
+    damage = fairseq_run.checkpoint_damage(last)
+    best = ckpts / "checkpoint_best.pt"
+    best_damage = fairseq_run.checkpoint_damage(best) if best.exists() else None
+    if damage is None and best_damage is None:
+        return True
+    if best_damage is not None:
+        # fairseq only rewrites checkpoint_best.pt when validation improves: resuming would keep the bad one
+        say(f"{name}: {best} is damaged ({best_damage}); training the job again from scratch")
+        _start_over(root)
+        return False
+    candidates = sorted((p for p in ckpts.glob("checkpoint*.pt") if p != last),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+    for candidate in candidates:
+        if fairseq_run.checkpoint_damage(candidate) is None:
+            say(f"{name}: {last} is damaged ({damage}); resuming from {candidate.name} instead")
+            tmp = last.with_name(last.name + ".tmp")
+            shutil.copyfile(candidate, tmp)
+            os.replace(tmp, last)
+            return True
+    say(f"{name}: {last} is damaged ({damage}) and no other checkpoint is whole; training the job again from scratch")
+    _start_over(root)
+    return False
+
+
+def _history_rows(root: Path, name: str, say: Callable[[str], None]) -> list[dict]:
+    """The epochs recorded so far; a damaged history.json is rebuilt from train.log."""
+    try:
+        rows = load_json(root / HISTORY)
+        if rows is None or isinstance(rows, list):
+            return rows or []
+        raise DamagedFileError(f"{root / HISTORY} is damaged (not a list)")
+    except DamagedFileError as err:
+        rows = _history_from_log(root / "train.log")
+        say(f"{name}: {err}; rebuilt {len(rows)} epoch(s) from train.log")
+        write_json_atomic(root / HISTORY, rows)
+        return rows
+
+
+def _history_from_log(log: Path) -> list[dict]:
+    # train.log lines are "time | level | logger | message"; the epoch summaries come from the
+    # loggers "train" and "valid", as EpochHistory sees them while training.
+    history = EpochHistory()
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        parts = line.split(" | ", 3)
+        if len(parts) == 4 and parts[2] in ("train", "valid"):
+            history.handle(logging.makeLogRecord({"name": parts[2], "msg": parts[3], "levelno": logging.INFO}))
+    return history.rows
 
 
 def _config_keys_of_flags(cfg: Mapping[str, Any], message: str) -> str:
@@ -234,12 +347,17 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     """
     root = job_dir(cfg, Path(cfg["paths"]["output"]))
     name = job_name(cfg)
-    reason = skip_reason(cfg)
+    damage = result_damage(root)
+    reason = None if damage else skip_reason(cfg)
     if reason:
         say(f"skip {name}: {reason}")
         return read_result(root)
 
     options = check_norm(cfg["norm"])
+    try:
+        fairseq_run.check_single_task()
+    except ValueError as err:
+        raise JobConfigError(str(err)) from None
     family = get_family(cfg["dataset"]["family"])
     paths = Paths(raw=Path(cfg["paths"]["raw"]), data=Path(cfg["paths"]["data"]))
     # Everything that can be refused is checked before the job's folder exists: bad input data or a bad
@@ -250,18 +368,62 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     except MissingInputError:
         raise
     except Exception as err:
+        env = _environment_error(err, paths.data)
+        if env is not None:
+            raise env from None
         raise JobConfigError(f"preparing {spec.get('name')}: {type(err).__name__}: {err}") from None
-    argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS)
+    argv = train_argv(cfg, family.task_args(spec, prepared), root / CHECKPOINTS, say=say)
     try:
         fairseq_run.check_train_args(argv)
     except ValueError as err:
         raise JobConfigError(str(err) + _config_keys_of_flags(cfg, str(err))) from None
-    root.mkdir(parents=True, exist_ok=True)
+    job = _Job(spec=spec, prepared=prepared, argv=argv, options=options, overrides=overrides, progress=progress)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with job_lock(root, say=lambda line: say(f"{name}: {line}")):
+            damage = result_damage(root)  # again, now that no one else can be writing it
+            reason = None if damage else skip_reason(cfg)
+            if reason:  # another process finished it while we waited for the lock
+                say(f"skip {name}: {reason}")
+                return read_result(root)
+            if damage:
+                say(f"{name}: {damage}; treating the job as not run and running it again")
+                (root / RESULT).unlink(missing_ok=True)
+            return _run_locked(cfg, root, name, family, say, job)
+    except Exception as err:
+        env = _environment_error(err, root)
+        if env is None:
+            raise
+        _remove_temporaries(root)
+        raise env from None
+
+
+@dataclass
+class _Job:
+    """What run_job checked before taking the job's lock."""
+
+    spec: dict
+    prepared: Any
+    argv: list[str]
+    options: dict
+    overrides: Sequence[str] | None
+    progress: bool | None
+
+
+def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Callable[[str], None], job: _Job) -> dict:
+    spec, prepared, argv, options, overrides, progress = (job.spec, job.prepared, job.argv, job.options,
+                                                          job.overrides, job.progress)
+    _remove_temporaries(root)
+    # a requeued SLURM job (preempted, timed out) continues what its first start forced
+    requeued = int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+    if cfg.get("force", False) and not requeued and any((root / p).exists() for p in (CHECKPOINTS, HISTORY, RESULT)):
+        say(f"{name}: force=true, so training again from scratch (removed its old checkpoints, history and result)")
+        _start_over(root)
     write_json_atomic(root / "config.json", cfg)
-    resuming = (root / CHECKPOINTS / "checkpoint_last.pt").exists()
+    resuming = _usable_checkpoint(root, name, say)
     say(f"{'resume' if resuming else 'start'} {name} in {root}")
 
-    rows = (read_json(root / HISTORY) or []) if resuming else []
+    rows = _history_rows(root, name, say) if resuming else []
     result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
               "norm_options": options, "data_kind": data_kind(cfg["dataset"]),
               "deviations": recipe_deviations(cfg, options),
@@ -273,7 +435,7 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     # deviations that come with the data (e.g. the hub's split is not the paper's)
     result["deviations"] = [*(result.get("deviations") or []), *prepared.extra.get("deviations", [])]
 
-    file_log = logging.FileHandler(root / "train.log")
+    file_log = _QuietFileHandler(root / "train.log")
     file_log.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
     logging.getLogger().addHandler(file_log)
     with wandb_run(cfg.get("logger"), root, name=name, group=cfg.get("group", "default"),
@@ -324,6 +486,8 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
         except MissingInputError:
             raise  # nothing ran: not a result, the caller says what to provide
         except Exception as err:  # a failing job is recorded, never allowed to stop a sweep
+            if _environment_error(err, root) is not None:
+                raise  # not the job's fault: nothing recorded, so a rerun just runs it
             result["error"] = f"{type(err).__name__}: {err}"
             (root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
             say(f"{name} failed: {result['error']} (traceback in {root / 'error.txt'})")
