@@ -159,3 +159,17 @@ def test_ptb_sample(raw):
 def test_enwik8_sample_split(raw):
     prepared = prepare_enwik8({"recipe": "enwik8_sample"})
     assert dict(prepared.counts) == {"train": 3_600_000, "valid": 200_000, "test": 200_000}
+
+
+def test_damaged_cache_entry_is_rebuilt_not_trained_on():
+    logs = []
+    spec = {"name": "quick", "recipe": "generated", "synthetic": {"n_train": 40, "n_test": 20}}
+    first = prepare_classification(spec, log=logs.append)
+    labels = first.data_bin / "test.label"
+    good = labels.read_text()
+    flipped = "".join("1\n" if line == "0" else "0\n" for line in good.split())
+    labels.write_text(flipped)  # a flipped label would otherwise train and score to a wrong "done"
+    logs.clear()
+    again = prepare_classification(spec, log=logs.append)
+    assert again.data_bin == first.data_bin and labels.read_text() == good
+    assert any("is damaged (test.label changed since it was built); rebuilding it" in line for line in logs)
