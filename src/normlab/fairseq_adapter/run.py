@@ -55,7 +55,33 @@ def to_config(args):
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     with fairseq_hydra():
+        restore_fairseq_configs()
         return convert_namespace_to_omegaconf(args)
+
+
+def restore_fairseq_configs() -> None:
+    """Put fairseq's config nodes back into Hydra's ConfigStore before fairseq composes from it.
+
+    fairseq stores them once, when its modules are imported. Hydra's joblib launcher replaces the
+    ConfigStore of a worker process with the sweep parent's (which never imported fairseq) at every
+    job, so a worker's second job would find no 'lr_scheduler/fixed' and fail. Storing the same
+    nodes again is idempotent and takes milliseconds.
+    """
+    from fairseq.dataclass.initialize import hydra_init
+    from fairseq.models import MODEL_DATACLASS_REGISTRY
+    from fairseq.registry import REGISTRIES
+    from fairseq.tasks import TASK_DATACLASS_REGISTRY
+    from hydra.core.config_store import ConfigStore
+
+    hydra_init()
+    store = ConfigStore.instance()
+    groups = {name: registry["dataclass_registry"] for name, registry in REGISTRIES.items()}
+    groups.update(task=TASK_DATACLASS_REGISTRY, model=MODEL_DATACLASS_REGISTRY)
+    for group, dataclasses in groups.items():
+        for name, dataclass in dataclasses.items():
+            node = dataclass()
+            node._name = name
+            store.store(name=name, group=group, node=node, provider="fairseq")
 
 
 def device_argv(world_size: int | None, say=print) -> list[str]:
