@@ -7,6 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NORMLAB_OUTPUT=${NORMLAB_OUTPUT:-$PWD/outputs} OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# the real data: NORMLAB_RAW_DIR, else the shared/ folder beside the checkout (as the Makefile does)
+if [ -z "${NORMLAB_RAW_DIR:-}" ] && [ -f ../shared/data/README.md ]; then export NORMLAB_RAW_DIR=$(cd ../shared/data && pwd); fi
 JOBS=${JOBS:-2}
 for experiment in offline_grid offline_grid_seq; do
   nice -n 15 .venv/bin/normlab-train -m experiment=$experiment launcher=joblib hydra.launcher.n_jobs=$JOBS "$@"
