@@ -8,7 +8,7 @@ recipes (one table: canonical, sample, custom and generated entries alike), its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -90,3 +90,53 @@ def generated_options(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> d
     if unknown:
         raise ValueError(f"unknown synthetic option(s) {sorted(unknown)}; accepted: {sorted(defaults)}")
     return {**dict(defaults), **dict(value)}
+
+
+def prepare_from_table(family, spec: Mapping[str, Any], paths: Paths, write: Callable[[Path, Any], Mapping[str, Any]],
+                       log: Log = print, hub=None, options: Mapping[str, Any] | None = None) -> Prepared:
+    """The preparation the table-driven families share: the recipe `dataset.recipe` names (or `hub`, a
+    factory of the hub's recipe, for `dataset.source=hf`) finds its inputs, and `write(folder, splits)`
+    writes the family's format into a cache folder keyed by the recipe's payload, `options` and the inputs."""
+    from normlab.data.cache import cached_prepare
+
+    source = hub_source(family.name, spec) if hub is not None else None
+    recipe = hub(source, paths.data / "hf", log) if source else recipe_of(family.name, family.recipes, spec)
+    files = recipe.inputs(spec, paths, log)
+    payload = {**dict(options or {}), **recipe.payload(spec)}
+    prepared = cached_prepare(paths.data, spec["name"], payload, files,
+                              lambda work: write(work, recipe.read(spec, files)), log)
+    if source:  # where the hub's split is not the paper's, the job's result says so
+        prepared = replace(prepared, extra={**prepared.extra, "deviations": recipe.deviations(spec, prepared.counts)})
+    return prepared
+
+
+def score_accuracy(prepared: Prepared, checkpoint: Path, job_dir: Path, eval_cfg: Mapping[str, Any]) -> dict:
+    """Test accuracy of a normlab_classification checkpoint, its per-example outcomes saved beside the result."""
+    from normlab.fairseq_adapter.evaluate import accuracy_on_test
+    from normlab.outcomes import save_outcomes
+
+    scores, correct = accuracy_on_test(checkpoint, prepared.data_bin, eval_cfg)
+    save_outcomes(job_dir, "accuracy", correct)
+    return scores
+
+
+class GeneratedRecipe:
+    """A table entry that writes its data from a generator (no input file): DEFAULTS are the generator's
+    options, which `dataset.synthetic` overrides; `generate(**options)` returns the splits."""
+
+    DEFAULTS: Mapping[str, Any] = {}
+
+    def options(self, spec: Mapping[str, Any]) -> dict:
+        return generated_options(spec, self.DEFAULTS)
+
+    def payload(self, spec: Mapping[str, Any]) -> dict:
+        return {"generator": self.options(spec)}
+
+    def inputs(self, spec: Mapping[str, Any], paths: Paths, log: Log) -> list:
+        return []
+
+    def read(self, spec: Mapping[str, Any], files) -> Any:
+        return self.generate(**self.options(spec))
+
+    def generate(self, **options) -> Any:
+        raise NotImplementedError

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from normlab.data import sources
 from normlab.data.errors import missing_input, require_file
-from normlab.families.base import Log, Paths, generated_options, raw_folder
+from normlab.families.base import GeneratedRecipe, Log, Paths, raw_folder
 from normlab.families.classification.format import SPLITS, Example
 
 # The paper's RT split sizes (random, fixed seed); they sum to 10,661 of the 10,662 sentences, so the
@@ -88,17 +88,11 @@ class Custom(Recipe):
         return {s: read_tsv(f) for s, f in zip(SPLITS, files)}
 
 
-class Generated(Recipe):
+class Generated(GeneratedRecipe):
     DEFAULTS = {"n_train": 400, "n_valid": 60, "n_test": 60, "num_classes": 2, "length": 8, "seed": 0, "noise": 0.0}
 
-    def payload(self, spec):
-        return {"generator": generated_options(spec, self.DEFAULTS)}
-
-    def inputs(self, spec, paths, log):
-        return []
-
-    def read(self, spec, files):
-        return generated_sentences(**generated_options(spec, self.DEFAULTS))
+    def generate(self, **options):
+        return generated_sentences(**options)
 
 
 class Hub(Recipe):

@@ -17,7 +17,7 @@ import numpy as np
 
 from normlab.data import sources
 from normlab.data.errors import require_file
-from normlab.families.base import Log, Paths, generated_options, raw_folder
+from normlab.families.base import GeneratedRecipe, Log, Paths, raw_folder
 
 TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -68,17 +68,11 @@ class MnistSample:
         return {split: (x[idx], y[idx]) for split, idx in parts.items()}
 
 
-class Generated:
+class Generated(GeneratedRecipe):
     DEFAULTS = {"n_train": 600, "n_valid": 100, "n_test": 100, "num_classes": 10, "seed": 0}
 
-    def payload(self, spec):
-        return {"generator": generated_options(spec, self.DEFAULTS)}
-
-    def inputs(self, spec, paths, log):
-        return []
-
-    def read(self, spec, files):
-        return generated_blobs(**generated_options(spec, self.DEFAULTS))
+    def generate(self, **options):
+        return generated_blobs(**options)
 
 
 class Digits:

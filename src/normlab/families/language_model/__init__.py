@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from normlab.data.cache import cached_prepare
-from normlab.families.base import Log, Metric, Paths, Prepared, recipe_of
+from normlab.families.base import Log, Metric, Paths, Prepared, prepare_from_table
 from normlab.families.language_model import task  # noqa: F401  (registers normlab_language_modeling)
 from normlab.families.language_model.format import write_bytes
 from normlab.families.language_model.recipes import RECIPES
@@ -22,10 +21,7 @@ class LanguageModelFamily:
     recipes = RECIPES
 
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
-        recipe = recipe_of(self.name, self.recipes, spec)
-        files = recipe.inputs(spec, paths, log)
-        return cached_prepare(paths.data, spec["name"], recipe.payload(spec), files,
-                              lambda work: write_bytes(work, recipe.read(spec, files)), log)
+        return prepare_from_table(self, spec, paths, write_bytes, log)
 
     def task_args(self, spec: Mapping[str, Any], prepared: Prepared) -> list[str]:
         return [str(prepared.data_bin), "--task", "normlab_language_modeling",
@@ -50,9 +46,9 @@ class LanguageModelFamily:
         length = int(spec.get("tokens_per_sample", DEFAULT_TOKENS_PER_SAMPLE))
         stride = int(spec.get("eval_stride") or length // 2)
         cpu = bool(eval_cfg.get("cpu", False))
-        model, _, task, use_cuda = load_checkpoint(checkpoint, prepared.data_bin, cpu=cpu)
-        test = data_utils.load_indexed_dataset(str(Path(prepared.data_bin) / "test"), task.dictionary)
-        rows = sliding_window_nll(model, stream_of(test), length, stride, task.dictionary.eos(),
+        model, _, lm_task, use_cuda = load_checkpoint(checkpoint, prepared.data_bin, cpu=cpu)
+        test = data_utils.load_indexed_dataset(str(Path(prepared.data_bin) / "test"), lm_task.dictionary)
+        rows = sliding_window_nll(model, stream_of(test), length, stride, lm_task.dictionary.eos(),
                                   batch_windows=int(eval_cfg.get("lm_batch_windows", 32)),
                                   device="cuda" if use_cuda else None)
         save_outcomes(job_dir, "bpc", rows)

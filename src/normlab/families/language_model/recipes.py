@@ -12,11 +12,10 @@ import gzip
 import random
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
 
 from normlab.data import sources
 from normlab.data.errors import missing_input, require_file
-from normlab.families.base import Log, Paths, generated_options, raw_folder
+from normlab.families.base import GeneratedRecipe, raw_folder
 
 FULL_SIZE = 100_000_000
 FULL_HELD_OUT = 5_000_000
@@ -47,20 +46,13 @@ class Enwik8Sample(Enwik8):
                              "set NORMLAB_RAW_DIR or dataset.raw_dir")]
 
 
-class Generated:
+class Generated(GeneratedRecipe):
     DEFAULTS = {"n_train": 30_000, "n_valid": 3_000, "n_test": 3_000, "seed": 0}
 
-    def payload(self, spec):
-        return {"generator": generated_options(spec, self.DEFAULTS)}
-
-    def inputs(self, spec, paths, log):
-        return []
-
-    def read(self, spec, files):
-        options = generated_options(spec, self.DEFAULTS)
-        text = generated_text(**options)
-        a, b = options["n_train"], options["n_train"] + options["n_valid"]
-        return {"train": text[:a], "valid": text[a:b], "test": text[b:b + options["n_test"]]}
+    def generate(self, n_train, n_valid, n_test, seed):
+        text = generated_text(n_train, n_valid, n_test, seed)
+        return {"train": text[:n_train], "valid": text[n_train:n_train + n_valid],
+                "test": text[n_train + n_valid:n_train + n_valid + n_test]}
 
 
 RECIPES = {"enwik8": Enwik8(), "enwik8_sample": Enwik8Sample(), "generated": Generated()}

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from normlab.data.cache import cached_prepare
-from normlab.families.base import Log, Metric, Paths, Prepared, recipe_of
+from normlab.families.base import Log, Metric, Paths, Prepared, prepare_from_table
 from normlab.families.parsing import task  # noqa: F401  (registers normlab_parsing)
 from normlab.families.parsing.format import sentences_file, write_parsing
 from normlab.families.parsing.recipes import RECIPES
@@ -19,11 +18,9 @@ class ParsingFamily:
     recipes = RECIPES
 
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
-        recipe = recipe_of(self.name, self.recipes, spec)
         options = {"word_min_count": int(spec.get("word_min_count", 2)), "lowercase": bool(spec.get("lowercase", True))}
-        files = recipe.inputs(spec, paths, log)
-        return cached_prepare(paths.data, spec["name"], {**options, **recipe.payload(spec)}, files,
-                              lambda work: write_parsing(work, recipe.read(spec, files), **options), log)
+        return prepare_from_table(self, spec, paths, lambda work, splits: write_parsing(work, splits, **options), log,
+                                  options=options)
 
     def task_args(self, spec: Mapping[str, Any], prepared: Prepared) -> list[str]:
         return [str(prepared.data_bin), "--task", "normlab_parsing",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from normlab.data.errors import missing_input, require_file
-from normlab.families.base import Paths, generated_options, raw_folder
+from normlab.families.base import GeneratedRecipe, Paths, raw_folder
 from normlab.families.parsing.format import Sentence
 
 SPLITS = ("train", "valid", "test")
@@ -70,17 +70,11 @@ class PtbSample:
         return {"train": sentences[:a], "valid": sentences[a:b], "test": sentences[b:]}
 
 
-class Generated:
+class Generated(GeneratedRecipe):
     DEFAULTS = {"n_train": 300, "n_valid": 40, "n_test": 40, "seed": 0, "ambiguity": 0.0}
 
-    def payload(self, spec):
-        return {"generator": generated_options(spec, self.DEFAULTS)}
-
-    def inputs(self, spec, paths, log):
-        return []
-
-    def read(self, spec, files):
-        return generated_treebank(**generated_options(spec, self.DEFAULTS))
+    def generate(self, **options):
+        return generated_treebank(**options)
 
 
 RECIPES = {"ptb": Treebank(), "ptb_sample": PtbSample(), "custom": Custom(), "generated": Generated()}

@@ -20,7 +20,7 @@ from normlab.data.text import lowercase, moses_detokenize, moses_tokenize, read_
 from normlab.families.translation.canonical import Iwslt14, Iwslt15, Wmt14
 from normlab.families.translation.common import SPLITS, Pairs, Recipe, identify, read_pair, require, write_splits
 from normlab.families.translation.generated import write_synthetic_translation
-from normlab.families.translation.spec import Built, DatasetInfo
+from normlab.families.translation.spec import Built, DatasetInfo, Log, Spec
 
 IWSLT14_SAMPLE_VALID = 750
 # The paper's En-Vi vocabulary sizes [MEM: paper_brief.md 1.3], as subword-nmt --total-symbols targets.
