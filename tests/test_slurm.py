@@ -161,6 +161,7 @@ def test_requeued_job_resumes_from_its_checkpoint(env, tmp_path):
     assert "resume quick_rt/layernorm/seed1" in _job_logs(tmp_path)
 
 
+@pytest.mark.slow  # about 4 minutes of real time limit; CI runs `-m "slurm and not slow"`
 def test_job_at_its_time_limit_is_requeued_and_finishes(env, tmp_path):
     # Two minutes of time, USR2 45 s before the end: slurmctld checks limits every 30 s and signals
     # once end - 45 s - 30 s is past, so 45-75 s into each run. submitit checkpoints and requeues
