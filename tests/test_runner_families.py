@@ -38,7 +38,10 @@ def test_generated_stand_in_of_each_paper_dataset(i, dataset, paths):
     assert math.isfinite(result["metric"]["value"]) and result["history"]
 
 
-@pytest.mark.parametrize("i, dataset", list(enumerate(SAMPLES)), ids=list(SAMPLES))
+# enwik8's sample is the slowest smoke job (about 20 s); the LM family stays covered in `make test` by
+# quick_enwik8 and tests/test_lm_sliding_window.py, and `make test-all` runs this one too.
+@pytest.mark.parametrize("i, dataset", [pytest.param(i, d, marks=[pytest.mark.slow] if d == "enwik8_sample" else [])
+                                        for i, d in enumerate(SAMPLES)], ids=list(SAMPLES))
 def test_real_sample_smoke(i, dataset, shared_data, paths, monkeypatch):
     monkeypatch.setenv("NORMLAB_RAW_DIR", str(shared_data))
     norm = PAPER_NORMS[(i + 2) % len(PAPER_NORMS)]

@@ -45,14 +45,31 @@ def test_every_experiment_file_is_listed():
     assert {p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")} - {"demo"} == set(EXPERIMENTS)
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_composes_job_by_job(experiment, env):
+def _compose_jobs(experiment: str, every: int = 1):
     params = sweep_params(experiment)
     combos = list(itertools.product(*[[f"{k}={v}" for v in values] for k, values in params.items()]))
     assert len(combos) == EXPERIMENTS[experiment]
+    # every k-th job of the sweep's order: a sample spanning all of it (the slow test composes every job)
+    chosen = combos[::every]
+    return chosen, compose_many([[f"experiment={experiment}", *combo] for combo in chosen])
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_job_by_job(experiment, env):
+    # A sample of each experiment's jobs (make test); test_every_job_of_every_experiment_composes does all.
     from normlab.runner.identity import job_dir
 
-    cfgs = compose_many([[f"experiment={experiment}", *combo] for combo in combos])
+    combos, cfgs = _compose_jobs(experiment, every=max(1, EXPERIMENTS[experiment] // 12) | 1)
+    assert {cfg["group"] for cfg in cfgs} == {GROUPS.get(experiment, experiment)}
+    assert len({job_dir(cfg, Path(cfg["paths"]["output"])) for cfg in cfgs}) == len(combos)  # one job per cell
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_job_of_every_experiment_composes(experiment, env):
+    from normlab.runner.identity import job_dir
+
+    combos, cfgs = _compose_jobs(experiment)
     assert {cfg["group"] for cfg in cfgs} == {GROUPS.get(experiment, experiment)}
     assert len({job_dir(cfg, Path(cfg["paths"]["output"])) for cfg in cfgs}) == len(combos)  # one job per cell
 
@@ -113,7 +130,9 @@ def test_killed_sweep_reruns_only_what_is_missing(env, tmp_path):
     assert f"{len(before)} skipped" in out.stdout
 
 
-@pytest.mark.parametrize("launcher", ["submitit_local", "joblib"])
+# submitit's local executor is slow to start (about 30 s) and the real-SLURM tests exercise submitit
+# in CI, so it runs in `make test-all`.
+@pytest.mark.parametrize("launcher", [pytest.param("submitit_local", marks=pytest.mark.slow), "joblib"])
 def test_other_launchers_run_the_sweep(launcher, env, tmp_path):
     # One joblib worker runs both jobs: its second job must still find fairseq's configs, which the
     # launcher's reset of Hydra's ConfigStore once wiped (every second job of a worker failed).
