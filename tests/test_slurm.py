@@ -138,7 +138,10 @@ def _prompt_restarts(env: dict):
 
 
 def test_requeued_job_resumes_from_its_checkpoint(env, tmp_path):
-    overrides = ["dataset=quick_rt", "norm=layernorm", "debug=smoke", "trainer.max_epoch=10", *_launcher(tmp_path)]
+    # Epochs of 20,000 sentences (a few seconds each), so that on an idle machine the requeue still lands
+    # mid-training rather than after the last epoch.
+    overrides = ["dataset=quick_rt", "norm=layernorm", "debug=smoke", "trainer.max_epoch=10",
+                 "dataset.synthetic.n_train=20000", "dataset.epoch_size=0", *_launcher(tmp_path)]
     proc = _start_sweep(env, tmp_path, *overrides)
     deadline = time.time() + 300
     history = None
