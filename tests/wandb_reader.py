@@ -29,6 +29,8 @@ def records(path: Path):
         if kind == 0:
             offset += left
             continue
+        if offset + HEADER + length > len(raw):
+            return  # the service process has not finished writing this chunk yet
         chunk = raw[offset + HEADER:offset + HEADER + length]
         offset += HEADER + length
         pending = chunk if kind in (1, 2) else pending + chunk
