@@ -35,6 +35,16 @@ def main(source: str, target: str) -> int:
     for dataset, found in sorted(jobs.items()):
         finished = [(folder, d) for folder, d in found if d.get("status") in ("done", "diverged")]
         need = expected.get(dataset, len(found))
+        runs = defaultdict(list)
+        for folder, d in finished:
+            runs[(d.get("norm"), json.dumps(d.get("norm_options"), sort_keys=True), d.get("seed"))].append(folder)
+        stale = [folders for folders in runs.values() if len(folders) > 1]
+        if stale:
+            # two configs of one (variant, seed): a pilot or an edited recipe left behind; the report would
+            # average them as if they were seeds of one cell
+            print(f"{dataset}: not copied: one variant and seed ran with different configs, move the stale "
+                  f"one(s) out of {source_dir}: " + "; ".join(" vs ".join(map(str, f)) for f in stale))
+            continue
         if len(finished) < need:
             print(f"{dataset}: {len(finished)} of {need} jobs finished; not copied yet")
             continue
