@@ -172,7 +172,8 @@ def test_norm_conf_options_are_the_norm_librarys_defaults():
 def test_verdicts_on_the_fixture(sweep):
     _, _, data, _ = built(sweep)
     v = {x.key: x for x in build_verdicts(data, load_paper())}
-    c1 = {(r.dataset, r.comparison): r for r in v["claim1"].rows}
+    c1 = {(r.dataset, r.comparison): r for r in v["claim1"].rows if r.test == "superiority"}
+    ni = {r.dataset: r for r in v["claim1"].rows if r.test == "non-inferiority"}
     # iwslt14: LN-simple - LN = +0.5 on each of 3 seeds: supported, and the over-fitting signature holds
     assert c1[("iwslt14_de_en", "metric")].estimate == pytest.approx(0.5)
     assert c1[("iwslt14_de_en", "metric")].verdict == "supported" and c1[("iwslt14_de_en", "metric")].n_seeds == 3
@@ -180,9 +181,12 @@ def test_verdicts_on_the_fixture(sweep):
     assert c1[("iwslt14_de_en", "valid_loss")].estimate == pytest.approx(0.1)   # lower best valid loss
     assert c1[("iwslt14_de_en", "train_loss")].verdict == c1[("iwslt14_de_en", "valid_loss")].verdict == "supported"
     assert c1[("rt", "metric")].verdict == "contradicted"  # -1.0 on both seeds
+    # non-inferiority (the paper's "does not decrease"): the same interval against -margin (0.3 BLEU, 0.5 points)
+    assert ni["iwslt14_de_en"].verdict == "supported" and ni["rt"].verdict == "contradicted"
+    assert (ni["rt"].estimate, ni["rt"].ci_low) == (c1[("rt", "metric")].estimate, c1[("rt", "metric")].ci_low)
     assert c1[("enwik8", "metric")].verdict == c1[("mnist_sample", "metric")].verdict == "inconclusive"  # n=1
     assert c1[("mnist_sample", "metric")].kind == "offline_sample" and c1[("rt", "metric")].kind == "paper"
-    summary = {(s["kind"], s["comparison"]): s for s in v["claim1"].summaries()}
+    summary = {(s["kind"], s["comparison"]): s for s in v["claim1"].summaries() if s["test"] == "superiority"}
     assert summary[("paper", "metric")]["n_datasets"] == 3 and summary[("offline_sample", "metric")]["n_datasets"] == 1
     assert (summary[("paper", "metric")]["supported"], summary[("paper", "metric")]["contradicted"]) == (1, 1)
     # claim 2 on iwslt14: (LN-simple - DetachNorm) - (DetachNorm - w/o Norm) per seed = 1.3, 1.3, 1.75
@@ -195,7 +199,9 @@ def test_verdicts_on_the_fixture(sweep):
     c3 = {(r.dataset, r.comparison): r for r in v["claim3"].rows}
     assert c3[("iwslt14_de_en", "metric")].n_seeds == 1 and c3[("iwslt14_de_en", "metric")].verdict == "inconclusive"
     # the paper's own numbers, counted by its own rule, give its published counts
-    assert v["claim1"].paper_count == (6, 8) and v["claim3"].paper_count == (7, 8)
+    counts = {(c, t.name): v[c].paper_count(t) for c in v for t in v[c].claim.tests}
+    assert counts[("claim1", "non-inferiority")] == (6, 8) and counts[("claim1", "superiority")] == (4, 8)
+    assert counts[("claim3", "superiority")] == (7, 8)
 
 
 def test_not_enough_data(tmp_path):

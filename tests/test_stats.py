@@ -1,5 +1,5 @@
-"""normlab-report's statistics on fixtures with known answers: paired t-intervals, the hierarchical
-bootstrap over per-example outcomes, verdicts, TOST, claim 2 on the paper's own numbers, divergence,
+"""normlab-report's statistics on fixtures with known answers: paired t-intervals, the crossed
+bootstrap over per-example outcomes and seeds, verdicts, TOST, claim 2 on the paper's own numbers, divergence,
 kinds of data, NaN metrics, deviations, norm_options labels and the gradient probe figure."""
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def test_claim2_on_the_papers_own_table_gives_the_papers_reading():
         assert est[d] == pytest.approx(e, abs=1e-9), d
     assert est["wmt14_en_de"] > 0  # DetachNorm and w/o Norm both diverge, LN-simple does not
     v = {x.key: x for x in build_verdicts({}, paper)}
-    assert v["claim2"].paper_count == (6, 8)  # the old rule (LN-simple > DN and DN ≈ w/o Norm) gave 3 of 8
+    assert v["claim2"].paper_count(v["claim2"].claim.tests[0]) == (6, 8)  # the old rule (LN-simple > DN and DN ≈ w/o Norm) gave 3 of 8
 
 
 # --- divergence -----------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_kinds_are_never_mixed_in_counts(tmp_path):
     data, _ = cells(tmp_path)
     assert data["sst5"].kind == "user"  # data_kind wins over the name
     v = build_verdicts(data, load_paper())[0]
-    metric = {s["kind"]: s for s in v.summaries() if s["comparison"] == "metric"}
+    metric = {s["kind"]: s for s in v.summaries() if s["comparison"] == "metric" and s["test"] == "superiority"}
     assert {k: s["n_datasets"] for k, s in metric.items()} == {"paper": 1, "offline_sample": 1, "generated": 1,
                                                                "user": 2}
     assert metric["user"]["supported"] == 2 and metric["user"]["p_supported"] == pytest.approx(0.25)
@@ -255,7 +255,7 @@ def _accuracy_jobs(root, ln_correct, lns_correct):
             save_outcomes(p.parent, "accuracy", c)
 
 
-def test_hierarchical_bootstrap_counts_test_set_noise(tmp_path):
+def test_crossed_bootstrap_counts_test_set_noise(tmp_path):
     rng = np.random.default_rng(1)
     n = 200
     ln, lns = [], []
@@ -270,10 +270,51 @@ def test_hierarchical_bootstrap_counts_test_set_noise(tmp_path):
     _accuracy_jobs(tmp_path, ln, lns)
     c = contrast(tmp_path, dataset="rt")
     assert c.estimate == pytest.approx(0.5) and c.t_ci == pytest.approx((0.5, 0.5))  # seeds alone: no spread
-    assert c.method == "hierarchical bootstrap" and c.ci == c.boot_ci
+    assert c.method == "crossed bootstrap" and c.ci == c.boot_ci
     assert c.ci[0] < 0 < c.ci[1] and verdict_of(c.ci) == "inconclusive"  # 0.5 points is within test-set noise
     again = contrast(tmp_path, dataset="rt")
     assert again.ci == c.ci  # seeded
+
+
+def test_crossed_bootstrap_without_seed_noise_is_as_wide_as_the_test_set_makes_it(tmp_path):
+    """Every seed scores the same test set: when the seeds add no noise (identical outcomes at every seed),
+    the interval is the paired test-set interval, +-1.96 analytic SEs, however many seeds there are (a
+    bootstrap that nests the examples in seeds would shrink it by about sqrt(5))."""
+    rng = np.random.default_rng(3)
+    n = 600
+    ln = (rng.random(n) < 0.7).astype(float)
+    lns = ln.copy()
+    flip = rng.choice(n, 90, replace=False)
+    lns[flip] = 1 - lns[flip]
+    _accuracy_jobs(tmp_path, [ln] * 5, [lns] * 5)
+    c = contrast(tmp_path, dataset="rt")
+    d = 100.0 * (lns - ln)
+    se = d.std() / math.sqrt(n)  # the paired SE of an accuracy difference on one test set
+    assert c.estimate == pytest.approx(d.mean()) and c.t_ci == pytest.approx((d.mean(), d.mean()))
+    assert c.method == "crossed bootstrap"
+    half = (c.ci[1] - c.ci[0]) / 2
+    assert half == pytest.approx(sps.norm.ppf(0.975) * se, rel=0.1)
+    assert (c.ci[0] + c.ci[1]) / 2 == pytest.approx(d.mean(), abs=0.25 * se)
+
+
+def test_crossed_bootstrap_with_only_seed_noise_gives_the_t_interval(tmp_path):
+    """bpc where every block of a seed has the same NLL per byte: resampling the test blocks changes
+    nothing, only the seeds vary, and the reported interval is the seeds' t-interval."""
+    rng = np.random.default_rng(4)
+    tokens = rng.integers(50, 300, size=40).astype(float)
+    diffs = []
+    for seed in range(1, 6):
+        rate = {"layernorm": 1.2 + 0.05 * rng.standard_normal(), "layernorm_simple": 1.25 + 0.05 * rng.standard_normal()}
+        for norm, r in rate.items():
+            st = np.column_stack([tokens * r, tokens])
+            p = job(tmp_path, "enwik8", norm, seed, metric_from_stats("bpc", st), metric="bpc")
+            save_outcomes(p.parent, "bpc", st)
+        diffs.append(-(rate["layernorm_simple"] - rate["layernorm"]) / math.log(2))  # lower is better
+    c = contrast(tmp_path, dataset="enwik8")
+    assert c.estimate == pytest.approx(np.mean(diffs))
+    assert c.t_ci == pytest.approx(t_interval(diffs))
+    assert c.boot_ci[0] >= c.t_ci[0] - 1e-12 and c.boot_ci[1] <= c.t_ci[1] + 1e-12
+    assert c.ci == c.t_ci and c.method == "t (wider than the crossed bootstrap)"
 
 
 def test_identical_outcomes_give_a_zero_interval_and_missing_ones_fall_back_to_seeds(tmp_path):

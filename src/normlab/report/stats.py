@@ -6,8 +6,8 @@
   (LN-simple - DetachNorm) - (DetachNorm - w/o Norm)), computed per seed (the same seed gives every
   variant the same init and data order) and oriented so that positive is the paper's direction. Its
   interval is the t-based 95% interval of the mean per-seed contrast; where every job has per-example
-  outcomes (normlab.outcomes), also a hierarchical paired bootstrap (seeds, then test examples within
-  each, resampled jointly; the same examples for every variant), and the wider of the two is used.
+  outcomes (normlab.outcomes), also a crossed paired bootstrap (one resample of the test examples shared
+  by every seed and variant, and an independent resample of the seeds), and the wider of the two is used.
 - A seed that diverged counts as a loss for its variant: its metric is taken as the score of a model
   that learned nothing (FAILED_SCORE: BLEU 0, accuracy 0, UAS 0, bpc 8), or for another metric as the
   worst value any finished run reached on the dataset, and the verdict says so.
@@ -102,31 +102,33 @@ def sign_test(k: int, n: int) -> float | None:
     return float(sps.binomtest(k, n, 0.5, alternative="greater").pvalue) if n else None
 
 
-def hierarchical_bootstrap(per_seed: Sequence[Sequence[np.ndarray]], weights: Sequence[float], metric: str,
-                           sign: float = 1.0, n_boot: int = N_BOOT, level: float = LEVEL,
-                           seed: int = SEED) -> tuple[float, float]:
-    """Percentile interval of the mean per-seed contrast sign * sum_i w_i metric_i, resampling seeds and,
-    within each drawn seed, test examples (the same examples for every variant).
+def crossed_bootstrap(per_seed: Sequence[Sequence[np.ndarray]], weights: Sequence[float], metric: str,
+                      sign: float = 1.0, n_boot: int = N_BOOT, level: float = LEVEL,
+                      seed: int = SEED) -> tuple[float, float]:
+    """Percentile interval of the mean per-seed contrast sign * sum_i w_i metric_i, with the test examples
+    and the seeds resampled as the crossed factors they are.
+
+    Every seed and every variant scores the same test set, so one replicate draws ONE resample of the test
+    examples, shared by all seeds and variants, and, independently, a resample of the seeds. (Drawing the
+    examples anew within each seed would treat them as nested in seeds and shrink the test-set noise by
+    about the square root of the number of seeds.)
 
     per_seed[s][i]: variant i's outcome stats at seed s (with_count applied), all with the same rows.
     """
     n_seeds, n_ex = len(per_seed), per_seed[0][0].shape[0]
     rng = np.random.default_rng(seed)
     means = np.empty(n_boot)
-    chunk = max(1, min(n_boot, 2_000_000 // (n_seeds * n_ex)))
+    chunk = max(1, min(n_boot, 4_000_000 // n_ex))
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
-        drawn = rng.integers(0, n_seeds, size=b * n_seeds)
-        rows = rng.integers(0, n_ex, size=(b * n_seeds, n_ex))
-        offsets = (np.arange(b * n_seeds) * n_ex)[:, None]
-        counts = np.bincount((rows + offsets).ravel(), minlength=b * n_seeds * n_ex).reshape(b * n_seeds, n_ex)
-        diff = np.zeros(b * n_seeds)
-        for s in range(n_seeds):
-            mask = drawn == s
-            if mask.any():
-                c = counts[mask].astype(np.float64)
-                diff[mask] = sign * sum(w * metric_from_sums(metric, c @ st) for w, st in zip(weights, per_seed[s]))
-        means[start:start + b] = diff.reshape(b, n_seeds).mean(axis=1)
+        rows = rng.integers(0, n_ex, size=(b, n_ex))
+        counts = np.bincount((rows + (np.arange(b) * n_ex)[:, None]).ravel(),
+                             minlength=b * n_ex).reshape(b, n_ex).astype(np.float64)
+        # per[r, s]: seed s's contrast on replicate r's resample of the test set
+        per = np.stack([sign * sum(w * metric_from_sums(metric, counts @ st) for w, st in zip(weights, stats))
+                        for stats in per_seed], axis=1)
+        drawn = rng.integers(0, n_seeds, size=(b, n_seeds))
+        means[start:start + b] = np.take_along_axis(per, drawn, axis=1).mean(axis=1)
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     return float(lo), float(hi)
@@ -202,10 +204,6 @@ def summarize(jobs: Iterable) -> Cell:
         cell.mean = float(np.mean(cell.values))
         cell.ci = t_interval(cell.values)
     return cell
-
-
-def mean_or_none(values: Sequence[float]) -> float | None:
-    return float(np.mean(values)) if len(values) else None
 
 
 @dataclass
@@ -287,37 +285,46 @@ def _value(job, comparison: str) -> float | None:
     return job.value if comparison == "metric" else getattr(job, comparison)
 
 
-def paired_contrast(ds: DatasetCells, weights: dict[str, float], comparison: str = "metric", sign: float = 1.0,
-                    names: dict[str, str] | None = None, outcomes: bool = True, n_boot: int = N_BOOT) -> Contrast:
-    """sign * sum_label w * value(label, seed), per seed run by every label, then mean and interval.
+@dataclass
+class Paired:
+    """Each variant's value at every seed that all of them ran (a diverged seed as ds.worst)."""
 
-    comparison: 'metric' (a diverged seed takes ds.worst, FAILED_SCORE, and counts as its variant's loss), or
-    'train_loss' / 'valid_loss' (diverged seeds have no comparable loss and are left out, said in notes).
-    """
+    seeds: list[str] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)  # label -> one value per seed
+    notes: list[str] = field(default_factory=list)
+    diverged: dict[str, int] = field(default_factory=dict)  # label -> seeds counted as its loss
+
+
+def paired_values(ds: DatasetCells, labels: Sequence[str], comparison: str = "metric",
+                  names: dict[str, str] | None = None) -> Paired:
+    """comparison: 'metric' (a diverged seed takes ds.worst, FAILED_SCORE, and counts as its variant's loss), or
+    'train_loss' / 'valid_loss' (diverged seeds have no comparable loss and are left out, said in notes)."""
     names = names or {}
-    cells = {label: ds.cells.get(label, Cell()) for label in weights}
+    cells = {label: ds.cells.get(label, Cell()) for label in labels}
     ran = [set(c.done) | set(c.diverged_seeds) for c in cells.values()]
     common = sorted(set.intersection(*ran), key=_seed_order) if ran else []
-    out = Contrast()
+    out = Paired(values={label: [] for label in cells})
     worst = ds.worst
-    per_seed, used = [], []
     left_out = 0
     for s in common:
-        values = []
+        values, diverged = [], []
         for label, cell in cells.items():
             job = cell.done.get(s)
             if job is not None:
                 values.append(_value(job, comparison))
             elif comparison == "metric" and worst is not None:
                 values.append(worst)
-                out.diverged[label] = out.diverged.get(label, 0) + 1
+                diverged.append(label)
             else:
                 values.append(None)
         if any(v is None for v in values):
             left_out += 1
             continue
-        used.append(s)
-        per_seed.append(sign * sum(weights[label] * v for label, v in zip(cells, values)))
+        out.seeds.append(s)
+        for label, v in zip(cells, values):
+            out.values[label].append(v)
+        for label in diverged:
+            out.diverged[label] = out.diverged.get(label, 0) + 1
     unpaired = sorted({s for r in ran for s in r} - set(common), key=_seed_order)
     if unpaired:
         out.notes.append(f"seed(s) {', '.join(unpaired)} not run by every variant: left out (no pair)")
@@ -325,8 +332,18 @@ def paired_contrast(ds: DatasetCells, weights: dict[str, float], comparison: str
         out.notes.append(f"{left_out} seed(s) without a {comparison.replace('_', ' ')} for every variant "
                          "(diverged or not recorded): left out")
     for label, k in out.diverged.items():
-        out.notes.append(f"{names.get(label, label)} diverged on {k} of {len(used)} seed(s): counted as its loss "
-                         f"(scored as {WORST_STAND_IN}, {worst:g})")
+        out.notes.append(f"{names.get(label, label)} diverged on {k} of {len(out.seeds)} seed(s): counted as its "
+                         f"loss (scored as {WORST_STAND_IN}, {worst:g})")
+    return out
+
+
+def paired_contrast(ds: DatasetCells, weights: dict[str, float], comparison: str = "metric", sign: float = 1.0,
+                    names: dict[str, str] | None = None, outcomes: bool = True, n_boot: int = N_BOOT) -> Contrast:
+    """sign * sum_label w * value(label, seed), per seed run by every label (paired_values), then mean and interval."""
+    paired = paired_values(ds, list(weights), comparison, names)
+    out = Contrast(notes=paired.notes, diverged=paired.diverged)
+    per_seed = [sign * sum(weights[label] * paired.values[label][i] for label in weights)
+                for i in range(len(paired.seeds))]
     out.diffs, out.n_seeds = per_seed, len(per_seed)
     if not per_seed:
         return out
@@ -338,14 +355,15 @@ def paired_contrast(ds: DatasetCells, weights: dict[str, float], comparison: str
     if comparison == "metric" and outcomes and out.n_seeds >= 2 and out.diverged:
         out.notes.append("seeds only (no test-example bootstrap): a diverged seed has no outcomes")
     if comparison == "metric" and outcomes and out.n_seeds >= 2 and not out.diverged:
-        stats = _outcome_stats(cells, used, ds.metric, out.notes)
+        cells = {label: ds.cells[label] for label in weights}
+        stats = _outcome_stats(cells, paired.seeds, ds.metric, out.notes)
         if stats is not None:
             metric, arrays = stats
-            out.boot_ci = hierarchical_bootstrap(arrays, list(weights.values()), metric, sign, n_boot=n_boot)
+            out.boot_ci = crossed_bootstrap(arrays, list(weights.values()), metric, sign, n_boot=n_boot)
             if out.boot_ci[1] - out.boot_ci[0] > out.t_ci[1] - out.t_ci[0]:
-                out.ci, out.method = out.boot_ci, "hierarchical bootstrap"
+                out.ci, out.method = out.boot_ci, "crossed bootstrap"
             else:
-                out.method = "t (wider than the hierarchical bootstrap)"
+                out.method = "t (wider than the crossed bootstrap)"
     return out
 
 
