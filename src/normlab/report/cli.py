@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from normlab.report import findings as fnd
 from normlab.report import tables as tab
 from normlab.report import verdicts as ver
 from normlab.report.collect import STATUSES, CollectError, load_jobs, load_paper
@@ -39,7 +40,8 @@ class Written:
 
 
 def write_report(dirs: Sequence[Path], out: Path, figures: bool = True) -> Written:
-    """Read every result.json below `dirs` and write report.md, verdicts.json, tables/ and figures/ into `out`."""
+    """Read every result.json below `dirs` and write report.md, verdicts.json, findings.md, summary.md, tables/
+    and figures/ into `out`."""
     dirs = [Path(d) for d in dirs]
     jobs, problems = load_jobs(dirs)
     data, paper = group_cells(jobs), load_paper()
@@ -53,6 +55,8 @@ def write_report(dirs: Sequence[Path], out: Path, figures: bool = True) -> Writt
     verdicts = ver.build_verdicts(data, paper)
     (out / "tables" / "verdicts.csv").write_text(ver.to_csv(verdicts), encoding="utf-8")
     (out / VERDICTS).write_text(ver.to_json(verdicts), encoding="utf-8")
+    (out / fnd.FINDINGS).write_text(fnd.findings_md(jobs, data, paper, verdicts, dirs), encoding="utf-8")
+    (out / fnd.SUMMARY).write_text(fnd.summary_md(jobs, data, paper, verdicts, dirs), encoding="utf-8")
     pngs = {}
     if figures:
         from normlab.report.figures import write_figures  # matplotlib only when figures are wanted
@@ -88,10 +92,12 @@ def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path) -> str:
         lines += [f"{len(w.problems)} file(s) not used:", ""] + [f"- {p}" for p in w.problems] + [""]
     lines += [f"Statistics (docs/statistics.md): a cell is the mean over its n seeds with a t-based {LEVEL:.0%} "
               "interval of the mean; a comparison is the mean of same-seed differences with its t-based "
-              f"{LEVEL:.0%} interval, or, where per-example outcomes exist, a hierarchical paired bootstrap "
-              f"({N_BOOT:,} resamples of seeds and test examples, seed {SEED}) when that is wider. Rows are "
+              f"{LEVEL:.0%} interval, or, where per-example outcomes exist, a crossed paired bootstrap "
+              f"({N_BOOT:,} resamples of the test examples, shared by every seed and variant, and of the seeds; "
+              f"seed {SEED}) when that is wider. Rows are "
               "variants: the norm name plus any option that differs from its default. Verdicts use the "
-              f"default-option runs; machine-readable in [{VERDICTS}]({VERDICTS}).",
+              f"default-option runs; machine-readable in [{VERDICTS}]({VERDICTS}); in words, generated, in "
+              f"[{fnd.FINDINGS}]({fnd.FINDINGS}) and [{fnd.SUMMARY}]({fnd.SUMMARY}).",
               "", "## Verdicts on the paper's claims", "", ver.to_markdown(verdicts), "## Tables", ""]
     for t in tables:
         links = ", ".join(f"[{ext.upper() if ext != 'tex' else 'LaTeX'}](tables/{t.key}.{ext})" for ext in ("csv", "tex"))
@@ -113,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", metavar="PATH", help="where to write (e.g. results/NAME, relative to the current "
                                                       "folder); default: the first DIR")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--readme", metavar="README", help="also put the generated summary.md between README's "
+                        f"{fnd.BEGIN} and {fnd.END} lines (make findings does this for the committed grid)")
     parser.add_argument("--wandb", action="store_true",
                         help="also log the report to one W&B run (job type report) in the jobs' project and group: "
                              "tables as wandb.Table, figures as images, verdicts.json as tables")
@@ -130,6 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in written.problems:
         print(f"normlab-report: warning: {problem}", file=sys.stderr)
     print(written.line)
+    if args.readme:
+        try:
+            changed = fnd.splice_readme(Path(args.readme), (out / fnd.SUMMARY).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            print(f"normlab-report: error: {err}", file=sys.stderr)
+            return 2
+        print(f"{args.readme}: findings block {'updated' if changed else 'already current'}")
     if args.wandb:
         from normlab.report.wandb_log import log_report
 

@@ -162,76 +162,124 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-SIGNATURE_PAIRS = (("layernorm_simple", "LN-simple − LN (claim 1)"), ("adanorm", "AdaNorm − LN (claim 3)"))
+SIGNATURE_PAIRS = (("layernorm_simple", "LN-simple", "claim 1"), ("adanorm", "AdaNorm", "claim 3"))
 
 
 def paired_loss_figure(ds: DatasetCells, path: Path) -> Path | None:
-    """Per pair (LN-simple, AdaNorm against LN): the same-seed difference of train and valid loss over
-    training, mean with a t-based 95% band over seeds. The paper's signature: train above 0, valid below."""
+    """Per pair (LN-simple, AdaNorm against LN): the same-seed loss differences over training, oriented as
+    the verdicts are (positive: the paper's direction): train loss variant − LN (the paper: higher), valid
+    loss LN − variant (the paper: lower); mean with a t-based 95% band over seeds."""
     base = [j for j in ds.jobs.get("layernorm", []) if j.status != "failed" and j.history]
-    pairs = [(n, t, [j for j in ds.jobs.get(n, []) if j.status != "failed" and j.history]) for n, t in SIGNATURE_PAIRS]
-    pairs = [(n, t, js) for n, t, js in pairs if js and base]
+    pairs = [(n, short, claim, [j for j in ds.jobs.get(n, []) if j.status != "failed" and j.history])
+             for n, short, claim in SIGNATURE_PAIRS]
+    pairs = [p for p in pairs if p[3] and base]
     if not pairs:
         return None
-    x_key = _x_key(base + [j for _, _, js in pairs for j in js])
+    x_key = _x_key(base + [j for *_, js in pairs for j in js])
     fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4.2), squeeze=False)
     drawn = False
-    for ax, (norm, title, jobs) in zip(axes[0], pairs):
-        for y_key, style, what in (("train_loss", "-", "train"), ("valid_loss", "--", "valid")):
-            c = paired_curve(jobs, base, y_key, x_key)
+    for ax, (norm, short, claim, jobs) in zip(axes[0], pairs):
+        for y_key, style, what, (a, b) in (("train_loss", "-", f"train: {short} − LN", (jobs, base)),
+                                            ("valid_loss", "--", f"valid: LN − {short}", (base, jobs))):
+            c = paired_curve(a, b, y_key, x_key)
             if not c.x.size:
                 continue
             n = int(c.n.max())
-            ax.plot(c.x, c.mean, style, color=COLORS[norm], lw=1.8, label=f"{what} (paired over {n} seed(s))")
+            ax.plot(c.x, c.mean, style, color=COLORS[norm], lw=1.8, label=f"{what} ({n} seed{'s' * (n > 1)})")
             if n > 1:
-                ax.fill_between(c.x, c.lo, c.hi, color=COLORS[norm], alpha=0.15 if what == "train" else 0.08, lw=0)
+                ax.fill_between(c.x, c.lo, c.hi, color=COLORS[norm], alpha=0.15 if y_key == "train_loss" else 0.08,
+                                lw=0)
             drawn = True
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(f"{short} against LN ({claim}): above 0 = the paper's direction", fontsize=9)
         ax.set_xlabel("updates" if x_key == "num_updates" else "epoch")
-        ax.set_ylabel("loss difference")
+        ax.set_ylabel("same-seed loss difference, oriented")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if not drawn:
         plt.close(fig)
         return None
-    fig.suptitle(f"{ds.name}: same-seed loss difference against LN (band: t-based 95% over seeds where n ≥ 2); "
-                 "paper: train > 0, valid < 0", fontsize=9)
+    fig.suptitle(f"{ds.name}: the over-fitting signature over training (band: t-based 95% over seeds)", fontsize=10)
     return _save(fig, path)
+
+
+VERDICT_COLORS = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#7f7f7f"}
 
 
 def forest_figure(verdict, path: Path) -> Path | None:
-    """One row per dataset: the oriented paired contrast and its interval, the paper's as a mark, zero line."""
-    rows = [r for r in verdict.rows if r.comparison == "metric"]
+    """One panel per metric (each on its own axis and unit): per dataset the oriented paired contrast with its
+    interval, zero, the margins the claim is judged against, and the paper's own difference as a mark,
+    labelled "not comparable" where the dataset is not."""
+    rows = [r for r in verdict.rows if r.comparison == "metric" and r.test == "superiority"]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.5 * len(rows) + 1.5)))
-    ys = np.arange(len(rows))[::-1]
-    paper_shown = False
-    colors = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#7f7f7f"}
-    for y, r in zip(ys, rows):
-        color = colors[r.verdict]
-        if r.ci_low is not None:
-            ax.errorbar(r.estimate, y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]], fmt="o",
-                        color=color, capsize=4, ms=6)
-        else:
-            ax.plot(r.estimate, y, "o", mfc="none", color=color, ms=6)
-        if r.paper_estimate is not None:
-            ax.plot(r.paper_estimate, y, "D", color="black", ms=5,
-                    label=None if paper_shown else "paper's own difference")
-            paper_shown = True
-        ax.annotate(f"{r.verdict}, n={r.n_seeds}", (1.0, y), xycoords=("axes fraction", "data"),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, color=color)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(ys, [f"{r.dataset} ({r.kind})" for r in rows])
-    ax.set_xlabel(f"{verdict.claim.contrast}, oriented: positive = the paper's direction (metric units)")
-    ax.set_title(f"Claim {verdict.claim.number}: {verdict.claim.title}\n(point: paired mean over seeds; bar: 95% "
-                 "interval; hollow: 1 seed, no interval)", fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
-    if paper_shown:
-        ax.legend(fontsize=8, loc="best")
-    fig.subplots_adjust(right=0.8)
-    return _save(fig, path)
+    tests = {(r.dataset, r.test): r for r in verdict.rows if r.comparison == "metric"}
+    metrics = list(dict.fromkeys(r.metric for r in rows))
+    heights = [len([r for r in rows if r.metric == m]) + 1.2 for m in metrics]
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(11, 0.42 * sum(heights) + 0.9 * len(metrics) + 1.2),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})
+    non_inferiority = any(t.name == "non-inferiority" for t in verdict.claim.tests)
+    labelled: set[str] = set()
+
+    def once(label: str) -> str | None:
+        if label in labelled:
+            return None
+        labelled.add(label)
+        return label
+
+    for ax, metric in zip(axes[:, 0], metrics):
+        mine = [r for r in rows if r.metric == metric]
+        ys = np.arange(len(mine))[::-1]
+        margin = mine[0].margin
+        if margin is not None:
+            ax.axvspan(-margin, margin, color="0.85", alpha=0.5, lw=0,
+                       label=once("equivalence margin (± the metric's margin)"))
+            if non_inferiority:
+                ax.axvline(-margin, color="#9467bd", ls="--", lw=1.2, label=once("non-inferiority bound (−margin)"))
+        ax.axvline(0, color="black", lw=0.8)
+        xs = [0.0] + ([-margin, margin] if margin is not None else [])
+        for y, r in zip(ys, mine):
+            color = VERDICT_COLORS[r.verdict]
+            if r.ci_low is not None:
+                ax.errorbar(r.estimate, y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]], fmt="o",
+                            color=color, capsize=4, ms=6)
+                xs += [r.ci_low, r.ci_high]
+            else:
+                ax.plot(r.estimate, y, "o", mfc="none", color=color, ms=6)
+                xs.append(r.estimate)
+            if r.paper_estimate is not None:
+                comparable = r.comparable == "comparable"
+                ax.plot(r.paper_estimate, y, "D", color="black" if comparable else "0.55", ms=5,
+                        label=once("the paper's own difference" if comparable else
+                                   "the paper's own difference (not comparable: other data or setup)"))
+                xs.append(r.paper_estimate)
+            text = r.verdict
+            ni = tests.get((r.dataset, "non-inferiority"))
+            if ni is not None:
+                text = f"non-inferiority: {ni.verdict}; superiority: {r.verdict}"
+            ax.annotate(f"{text} (n={r.n_seeds})", (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0),
+                        textcoords="offset points", va="center", fontsize=8, color=color)
+        lo, hi = min(xs), max(xs)
+        pad = 0.08 * ((hi - lo) or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(-0.7, len(mine) - 0.3)
+        ax.set_yticks(ys, [f"{r.dataset} ({r.kind})" for r in mine], fontsize=8)
+        ax.set_xlabel(f"{verdict.claim.contrast} in {METRIC_NAMES.get(metric, metric)} "
+                      "(oriented: positive = the paper's direction)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
+    labels = [lab for ax in axes[:, 0] for lab in ax.get_legend_handles_labels()[1]]
+    if handles:
+        fig.legend(handles, labels, loc="lower left", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0))
+    fig.suptitle(f"Claim {verdict.claim.number}: {verdict.claim.title}\n(point: paired mean over seeds; bar: 95% "
+                 "interval; hollow: 1 seed, no interval; colour: superiority verdict)", fontsize=9)
+    # room on the left for the dataset names and on the right for the verdicts; bbox_inches keeps all of it
+    fig.subplots_adjust(left=0.3, right=0.6, top=1 - 0.9 / fig.get_figheight(), bottom=0.9 / fig.get_figheight(),
+                        hspace=0.75)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def load_probe(job) -> list[dict] | None:
@@ -247,10 +295,13 @@ def load_probe(job) -> list[dict] | None:
         if isinstance(points, list) else None
 
 
+PROBE_STATS = (("abs_mean", "mean |row mean| over the hidden dim"), ("var", "variance over the hidden dim"))
+
+
 def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
-    """Per variant (columns): mean (top) and variance (bottom) of the gradient entering the norm (∂ℓ/∂y,
-    dashed) and leaving it (∂ℓ/∂x, solid), averaged over norm positions and seeds. The paper's theorem:
-    LN-simple's ∂ℓ/∂x has mean 0; DetachNorm's has mean ḡ/σ."""
+    """Per variant (columns): the gradient entering the norm (∂ℓ/∂y, dashed) and leaving it (∂ℓ/∂x, solid):
+    its mean |row mean| (top; the paper's theorem: 0 for LN-simple, ḡ/σ for DetachNorm) and its variance
+    (bottom), averaged over norm positions and seeds, on log axes (steps 1 to 1,000, values over many decades)."""
     found = {}
     for label, jobs in ds.jobs.items():
         runs = [p for p in (load_probe(j) for j in jobs) if p]
@@ -258,10 +309,10 @@ def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
             found[label] = runs
     if not found:
         return None
-    fig, axes = plt.subplots(2, len(found), figsize=(4 * len(found), 6), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, len(found), figsize=(3.3 * len(found), 5.6), squeeze=False, sharex=True, sharey="row")
     for col, (label, runs) in enumerate(found.items()):
         color = COLORS.get(label.split(" ", 1)[0], "black")
-        for row, stat in enumerate(("mean", "var")):
+        for row, (stat, what) in enumerate(PROBE_STATS):
             ax = axes[row][col]
             for side, style in (("in", "--"), ("out", "-")):
                 at: dict[float, list[float]] = {}
@@ -269,23 +320,27 @@ def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
                     for p in points:
                         vals = [float(v.get(f"{side}_{stat}")) for v in p["positions"].values()
                                 if isinstance(v, dict) and v.get(f"{side}_{stat}") is not None]
-                        vals = [v for v in vals if math.isfinite(v)]
+                        vals = [v for v in vals if math.isfinite(v) and v > 0]
                         if vals and p.get("num_updates") is not None:
                             at.setdefault(float(p["num_updates"]), []).append(float(np.mean(vals)))
                 xs = sorted(at)
                 if xs:
                     ax.plot(xs, [np.mean(at[x]) for x in xs], style, marker="o", ms=3, color=color,
-                            label=f"{'∂ℓ/∂y (in)' if side == 'in' else '∂ℓ/∂x (out)'}")
-            if stat == "var":
-                ax.set_yscale("symlog", linthresh=1e-12)
-                ax.set_xlabel("updates")
-            else:
-                ax.axhline(0, color="black", lw=0.6)
-            ax.set_title(f"{label}: gradient {stat}", fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-    fig.suptitle(f"{ds.name}: gradient into and out of the norms (over the hidden dim, averaged over rows, "
-                 "positions and seeds)", fontsize=9)
+                            label="∂ℓ/∂y arriving" if side == "in" else "∂ℓ/∂x leaving")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            if row == 0:
+                ax.set_title(NAMES.get(label, label), fontsize=9)
+            if row == 1:
+                ax.set_xlabel("training step (log)", fontsize=8)
+            if col == 0:
+                ax.set_ylabel(what, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3, which="both", lw=0.4)
+            if row == 0 and col == 0:
+                ax.legend(fontsize=7)
+    fig.suptitle(f"{ds.name}: the gradient arriving at the norms and leaving them (averaged over norm positions "
+                 "and seeds)", fontsize=9)
     return _save(fig, path)
 
 
