@@ -8,7 +8,7 @@ STAMP := $(VENV)/.normlab-installed
 SHARED_DATA := $(abspath ../shared/data)
 export NORMLAB_RAW_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
 
-.PHONY: help install demo test test-all bench clean-venv
+.PHONY: help install demo test test-all bench findings clean-venv
 .DEFAULT_GOAL := help
 
 help: ## List the targets (this text)
@@ -30,6 +30,10 @@ test: $(STAMP) ## The test suite without the slow tests
 
 test-all: $(STAMP) ## Every test, the slow ones included
 	$(VPY) -m pytest -q
+
+# The committed report is rebuilt from the committed jobs, and README's findings block from its summary.md.
+findings: $(STAMP) ## Rebuild results/offline_grid from its committed jobs and refresh README's findings
+	$(VPY) -m normlab.report.cli results/offline_grid/jobs --out results/offline_grid --readme README.md
 
 bench: $(STAMP) ## Forward+backward time of each norm against nn.LayerNorm
 	$(VPY) scripts/bench_norms.py
