@@ -101,6 +101,14 @@ def test_parser_learns_synthetic_trees(tmp_path):
                      "--batch-size", "64", "--max-epoch", "3")
     assert scores["test_sentences"] == 40 and scores["uas"] >= 80.0
     assert scores["uas"] != scores["uas_with_punct"] or scores["uas"] == 100.0
+    assert scores["uas_punct_tags"] == "corenlp"
+    # Chen & Manning's 2014 set: the generated trees' only punctuation is ".", in both sets
+    family, spec_2014 = _family("parsing"), {**spec, "punct_tags": "cm2014"}
+    prepared = family.prepare(spec_2014, PATHS, log=lambda _: None)
+    again = family.evaluate(spec_2014, prepared, tmp_path / "ckpt" / "checkpoint_best.pt", tmp_path / "cm2014", {})
+    assert again["uas_punct_tags"] == "cm2014" and again["uas"] == scores["uas"]
+    with pytest.raises(ValueError, match="dataset.punct_tags='ptb'"):  # refused before training
+        family.prepare({**spec, "punct_tags": "ptb"}, PATHS, log=lambda _: None)
 
 
 def test_epoch_size_gives_short_epochs(tmp_path):

@@ -167,5 +167,6 @@ def test_wmt14_translation_column_goes_through_the_wmt_pipeline(tmp_path, paths)
     assert prepared.counts["test"] == 12 and prepared.counts["valid"] <= 12 and prepared.counts["train"] > 100
     refs = Path(prepared.extra["test_ref"]).read_text().splitlines()
     assert len(refs) == 12 and refs[0].endswith(".") and "@@" not in refs[0]
+    assert prepared.extra["test_ref_kind"] == "the hub's raw test segments"
     (deviation,) = prepared.extra["deviations"]
     assert "newstest2013" in deviation and "wmt/wmt14" in deviation

@@ -1,9 +1,13 @@
 """Translation evaluation: the paper's BLEU flavours (tokenized; compound-split for WMT En-De), each named in
-the scores, per-sentence outcomes that add up to the reported BLEU, and the En-Vi model as it is built."""
+the scores, n-grams counted exactly as multi-bleu.perl (a port below) in per-sentence outcomes that add up
+to the reported BLEU, fairseq's hashed count beside it, and the En-Vi model as it is built."""
 
 from __future__ import annotations
 
 import json
+import math
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -23,14 +27,109 @@ def test_compound_split_follows_the_perl_substitution():
     assert bleu.compound_split("x - y -z w-") == "x - y -z w-"
 
 
-def test_sentence_stats_add_up_to_fairseqs_corpus_bleu():
-    refs = ["the cat sat on the mat", "a dog <<unk>> ran to the house", "hello world", "one two three four five"]
-    hyps = ["the cat sat on a mat", "a dog <unk> ran to the house", "", "one two three four five six"]
+def multi_bleu_perl(refs: list[str], hyps: list[str]) -> float:
+    """Moses' multi-bleu.perl with one reference, line for line (unrounded, x100): n-grams are the strings
+    "n w1 .. wn" of `split` words, a hypothesis n-gram's count is clipped by the reference's, the reference
+    length is the closest one (ties to the shorter), a zero precision is log 0 = -9999999999."""
+    correct, total = [0] * 5, [0] * 5
+    length_translation = length_reference = 0
+    for ref, hyp in zip(refs, hyps, strict=True):
+        word = re.split(r"[ \t\n\r\f\v]+", hyp.strip(" \t\n\r\f\v"))  # perl's split: awk mode, bytes
+        word = [] if word == [""] else word
+        ref_ngram = {}
+        closest_diff, closest_length = 9999, 9999
+        for reference in [ref]:
+            rword = re.split(r"[ \t\n\r\f\v]+", reference.strip(" \t\n\r\f\v"))
+            rword = [] if rword == [""] else rword
+            diff = abs(len(word) - len(rword))
+            if diff < closest_diff:
+                closest_diff, closest_length = diff, len(rword)
+            elif diff == closest_diff and len(rword) < closest_length:
+                closest_length = len(rword)
+            for n in range(1, 5):
+                ref_ngram_n = {}
+                for start in range(len(rword) - n + 1):
+                    ngram = f"{n}" + "".join(" " + rword[start + w] for w in range(n))
+                    ref_ngram_n[ngram] = ref_ngram_n.get(ngram, 0) + 1
+                for ngram, count in ref_ngram_n.items():
+                    if ngram not in ref_ngram or ref_ngram[ngram] < count:
+                        ref_ngram[ngram] = count
+        length_translation += len(word)
+        length_reference += closest_length
+        for n in range(1, 5):
+            t_ngram = {}
+            for start in range(len(word) - n + 1):
+                ngram = f"{n}" + "".join(" " + word[start + w] for w in range(n))
+                t_ngram[ngram] = t_ngram.get(ngram, 0) + 1
+            for ngram, count in t_ngram.items():
+                order = int(ngram.split(" ")[0])
+                total[order] += count
+                if ngram in ref_ngram:
+                    correct[order] += count if ref_ngram[ngram] >= count else ref_ngram[ngram]
+    precision = [correct[n] / total[n] if total[n] else 0 for n in range(1, 5)]
+    brevity_penalty = 1.0
+    if length_translation < length_reference:
+        brevity_penalty = math.exp(1 - length_reference / length_translation)
+    my_log = lambda x: math.log(x) if x else -9999999999  # noqa: E731
+    return 100 * brevity_penalty * math.exp(sum(my_log(p) for p in precision) / 4)
+
+
+# Word ids 126, 128, 250 and 4 of a fresh fairseq Dictionary: libbleu hashes the bigrams (126, 250) and
+# (128, 4) alike (sign-extended bytes), so it counts a bigram match that is not there.
+COLLIDING = " ".join(f"v{i}" for i in range(4, 300))
+COLLISION = ([COLLIDING, "v128 v4"], [COLLIDING, "v126 v250"])
+
+
+def _texts():
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(12)] + ["the", "a", "-", "e-mail", "know-how", "x-y-z"]
+    out = []
+    for _ in range(3):
+        refs, hyps = [], []
+        for _ in range(60):
+            ref = [rng.choice(words) for _ in range(rng.randrange(0, 25))]
+            hyp = [w if rng.random() < 0.6 else rng.choice(words) for w in ref]
+            hyp = hyp[: rng.randrange(len(hyp) + 1)] + [rng.choice(words) for _ in range(rng.randrange(4))]
+            refs.append(" ".join(ref))
+            hyps.append("  ".join(hyp) if rng.random() < 0.2 else " ".join(hyp))  # runs of spaces
+        out.append((refs, hyps))
+    return out
+
+
+HAND = (["the cat sat on the mat", "a dog <<unk>> ran to the house", "hello world", "one two three four five"],
+        ["the cat sat on a mat", "a dog <unk> ran to the house", "", "one two three four five six"])
+
+
+def test_sentence_stats_are_multi_bleu_perls_counts():
+    refs, hyps = HAND
     stats = bleu.sentence_stats(refs, hyps)
-    assert stats[0] == [6, 6, 5, 3, 2, 1, 6, 5, 4, 3]
-    assert stats[1][2] == 6  # neither unknown word matches: fairseq escapes the reference's as <<unk>>
-    assert stats[2][:2] == [1, 2]  # libbleu counts an empty line as one token
-    assert metric_from_stats("bleu", stats) == pytest.approx(bleu.corpus_bleu(refs, hyps), abs=1e-9)
+    assert stats[0] == [6, 6, 5, 3, 2, 1, 6, 5, 4, 3]  # "the" clipped to the reference's two
+    assert stats[1][2] == 6  # fairseq prints an unknown reference word <<unk>>, a hypothesis' <unk>: no match
+    assert stats[2] == [0, 2, 0, 0, 0, 0, 0, 0, 0, 0]  # an empty line has no word (libbleu counts one)
+    assert bleu.ngram_stats("the cat", "the the the the") == [4, 2, 1, 0, 0, 0, 4, 3, 2, 1]
+    assert metric_from_stats("bleu", stats[:1]) == pytest.approx(100 * (1 / 12) ** 0.25, abs=1e-9)
+    assert metric_from_stats("bleu", stats) == pytest.approx(multi_bleu_perl(refs, hyps), abs=1e-9)
+
+
+@pytest.mark.parametrize("flavour", ["tokenized", "compound_split"])
+def test_outcomes_reproduce_multi_bleu_perl(flavour):
+    split = bleu.compound_split if flavour == "compound_split" else (lambda line: line)
+    for refs, hyps in [*_texts(), HAND, COLLISION]:
+        refs, hyps = [split(x) for x in refs], [split(x) for x in hyps]
+        expected = multi_bleu_perl(refs, hyps)
+        assert expected > 0  # every order matches somewhere: not 0 == 0
+        assert metric_from_stats("bleu", bleu.sentence_stats(refs, hyps)) == pytest.approx(expected, abs=1e-9)
+        assert bleu.corpus_bleu(refs, hyps) == pytest.approx(expected, abs=1e-9)
+
+
+def test_fairseqs_hashed_counter_matches_ngrams_that_differ():
+    refs, hyps = COLLISION
+    assert bleu.ngram_stats(refs[1], hyps[1]) == [2, 2, 0, 0, 0, 0, 2, 1, 0, 0]
+    exact = bleu.corpus_bleu(refs, hyps)
+    assert exact == pytest.approx(multi_bleu_perl(refs, hyps), abs=1e-9)
+    assert bleu.fairseq_bleu(refs, hyps) > exact + 0.01  # its one false bigram match
+    # Numbered otherwise (the last sentence's words first), the same text scores right.
+    assert bleu.fairseq_bleu(refs[::-1], hyps[::-1]) == pytest.approx(exact, abs=1e-9)
 
 
 def test_read_generate_output_takes_t_and_best_h_lines_in_order(tmp_path):
@@ -70,13 +169,21 @@ def test_evaluate_names_flavours_and_writes_outcomes_that_reproduce_bleu(trained
     scores = FAMILY.evaluate({**spec, "bleu": flavour}, prepared, checkpoint, tmp_path, eval_cfg)
     assert scores["bleu_flavour"] == bleu.FLAVOURS[flavour]
     assert "sacrebleu" in scores and scores["sacrebleu_signature"].startswith("nrefs:1")
-    assert ("bleu_tokenized" in scores) == (flavour == "compound_split")
-    assert scores["bleu"] > 0  # every n-gram order has matches, so the check below is not 0 == 0
+    assert scores["sacrebleu_flavour"] == "detokenized (Moses), against the generated test targets"
+    assert ("bleu_tokenized" in scores) == ("bleu_tokenized_fairseq" in scores) == (flavour == "compound_split")
+    assert scores["bleu"] > 0  # every n-gram order has matches, so the checks below are not 0 == 0
     metric, stats = load_outcomes(tmp_path)
     assert metric == "bleu" and len(stats) == prepared.counts["test"] == 42
-    # The rows are fairseq's own per-sentence counts: they reproduce its BLEU to rounding.
-    assert metric_from_stats("bleu", stats) == pytest.approx(scores["bleu"], abs=0.05)
-    assert scores["bleu_from_outcomes"] == pytest.approx(scores["bleu"], abs=1e-3)
+    # The headline is the exact count of its rows, multi-bleu.perl's BLEU of the text fairseq scored.
+    refs, hyps = bleu.read_generate_output(tmp_path / "generate" / "generate-test.txt")
+    if flavour == "compound_split":
+        assert scores["bleu_tokenized"] == pytest.approx(multi_bleu_perl(refs, hyps), abs=1e-4)
+        refs, hyps = [bleu.compound_split(x) for x in refs], [bleu.compound_split(x) for x in hyps]
+    assert scores["bleu"] == pytest.approx(metric_from_stats("bleu", stats), abs=1e-4)
+    assert scores["bleu"] == pytest.approx(multi_bleu_perl(refs, hyps), abs=1e-4)
+    # fairseq's own count stays beside it: on this small vocabulary no n-grams collide, so they agree.
+    assert scores["bleu_fairseq"] == pytest.approx(scores["bleu"], abs=1e-3)
+    assert "bleu_from_outcomes" not in scores
 
 
 def test_envi_builds_the_base_transformer_with_separate_vocabularies(tmp_path, monkeypatch):

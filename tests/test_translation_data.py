@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -183,9 +184,10 @@ def test_custom_translation_tokenizes_learns_bpe_and_binarizes(custom_dir, cache
     assert_joined(prepared)
     assert n_binarized(prepared, "test", "de") == n_lines(prepared.test_ref) == 15
     assert read_lines(prepared.test_ref) == read_lines(custom_dir / "test.de")  # raw text is the reference
+    assert prepared.test_ref_kind == "your raw test.de"  # what sacreBLEU's flavour names
 
 
-def test_custom_translation_without_bpe_is_word_level_and_can_lowercase(custom_dir, cache_root):
+def test_custom_translation_without_bpe_is_word_level_and_can_lowercase(custom_dir, cache_root, tmp_path):
     spec = {"name": "custom_translation", "source_lang": "de", "target_lang": "en", "raw_dir": str(custom_dir)}
     prepared = prepare_translation({**spec, "bpe_merges": 0, "lowercase": True, "max_train_pairs": 20}, cache_root=cache_root, log=QUIET)
     text = prepared.data_bin.parent / "text"
@@ -193,6 +195,12 @@ def test_custom_translation_without_bpe_is_word_level_and_can_lowercase(custom_d
     assert prepared.counts["train"] == 20
     assert read_lines(text / "train.de")[0] == "meine schwester liest ein buch im garten ."
     assert read_lines(prepared.test_ref)[0] == "my sister reads a book in the garden."
+    assert prepared.test_ref_kind == "your raw test.en, lowercased"
+    # Data prepared before the kind was recorded still loads, saying only where its references are.
+    meta = json.loads((prepared.data_bin.parent / "meta.json").read_text(encoding="utf-8"))
+    del meta["test_ref_kind"]
+    (tmp_path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert translation_prepare.load_prepared(tmp_path).test_ref_kind == "test.ref.en of the prepared data"
 
 
 # --- real samples ---------------------------------------------------------------------------------
@@ -216,6 +224,7 @@ def test_iwslt14_sample_splits(iwslt14_sample, shared_data):
     tokenized = read_lines(shared_data / "iwslt14_de_en" / "tok" / "test.en")
     assert refs[:50] == moses_detokenize(tokenized[750:800], "en")
     assert all(line == line.lower() for line in refs) and not any("&apos;" in line for line in refs)
+    assert iwslt14_sample.test_ref_kind == "the release's tokenized, lowercased tok/test.en, Moses-detokenized"
 
 
 def test_iwslt15_sample_splits(shared_data, cache_root):
@@ -231,6 +240,7 @@ def test_iwslt15_sample_splits(shared_data, cache_root):
     # 1,553 training pairs run out of pairs seen twice long before 7,669 / 6,669 symbols.
     assert 1000 < prepared.vocab["en"] < 7669 and 1000 < prepared.vocab["vi"] < 6669
     assert n_binarized(prepared, "test", "vi") == n_lines(prepared.test_ref) == 1000
+    assert prepared.test_ref_kind == "the release's tokenized tst2013 after its first 268, Moses-detokenized"
 
 
 def test_subword_nmt_reproduces_the_released_bpe(shared_data):
@@ -351,6 +361,7 @@ def test_iwslt14_downloads_from_canonical_source_and_prepares_like_the_script(tm
     assert test_en[0] == "ted.dev2010 en satz 1 &apos; ok &apos; ."  # lowercased, ’ -> ', tokenized, dev2010 first
     assert test_en[2].startswith("tedx.dev2012")  # then TEDX.dev2012, as the script concatenates
     assert read_lines(prepared.test_ref)[0] == "ted.dev2010 en satz 1 ’ok’ ."
+    assert prepared.test_ref_kind == "the raw test segments of the XML files, lowercased"
     assert n_binarized(prepared, "test", "en") == 20
     assert_joined(prepared)
 
@@ -389,6 +400,7 @@ def test_wmt14_builds_from_local_archives_like_the_script(tmp_path):
     assert train_en[5] == "Hello world &quot; quoted . &quot;"
     assert read_lines(text / "test.en")[0].replace("@@ ", "") == "en well @-@ known news 1"  # -a splits dashes
     assert read_lines(prepared.test_ref) == [f"de well-known news {n}" for n in (1, 2, 3)]
+    assert prepared.test_ref_kind == "the raw newstest2014 reference segments"
     assert n_binarized(prepared, "test", "de") == 3
 
 
@@ -402,6 +414,7 @@ def test_iwslt15_full_and_fairseq_ready_folders(tmp_path):
     prepared = prepare_translation(spec, raw_root=tmp_path / "raw", cache_root=tmp_path / "cache", log=QUIET)
     assert prepared.counts == {"train": 20, "valid": 5, "test": 7}
     assert prepared.bpe == "subword_nmt" and not prepared.joint_vocab  # separate En and Vi BPE by default
+    assert prepared.test_ref_kind == "the release's tokenized tst2013, Moses-detokenized"
     codes = {x: read_lines(prepared.data_bin.parent / "text" / f"code.{x}") for x in ("en", "vi")}
     assert codes["en"] != codes["vi"]
     assert read_lines(prepared.data_bin / "dict.en.txt") != read_lines(prepared.data_bin / "dict.vi.txt")
@@ -420,6 +433,7 @@ def test_iwslt15_full_and_fairseq_ready_folders(tmp_path):
     prepared = prepare_translation(spec, cache_root=tmp_path / "cache", log=QUIET)
     assert prepared.counts == {"train": 2, "valid": 2, "test": 2} and prepared.bpe == "subword_nmt"
     assert read_lines(prepared.test_ref) == ["the house is here.", "a tree's."]
+    assert prepared.test_ref_kind == "the fairseq-ready test.en, BPE removed, Moses-detokenized"
 
 
 # --- text helpers -------------------------------------------------------------------------------

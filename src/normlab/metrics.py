@@ -5,11 +5,18 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-# THE punctuation set of UAS: Chen & Manning's (2014) evaluation skips tokens whose gold PTB POS tag is
-# one of these seven (their parser's `punctuation` tags); `#` and `$` are scored like any word.
-PTB_PUNCT_TAGS = frozenset({"``", "''", "-LRB-", "-RRB-", ".", ":", ","})
+# THE punctuation sets of UAS, by name (dataset.punct_tags): tokens whose gold PTB POS tag is in the set
+# are not scored; `#` and `$` are scored like any word in both.
+#   corenlp  the seven of Stanford CoreNLP's neural dependency parser since 2016 (the default: every UAS
+#            reported so far is on it)
+#   cm2014   the five that Chen & Manning's 2014 parser code excluded: brackets (-LRB- -RRB-) are scored
+PUNCT_TAG_SETS = {
+    "corenlp": frozenset({"``", "''", "-LRB-", "-RRB-", ".", ":", ","}),
+    "cm2014": frozenset({"``", "''", ".", ":", ","}),
+}
+PTB_PUNCT_TAGS = PUNCT_TAG_SETS["corenlp"]
 # Only for treebanks without PTB tags (a CoNLL-U file whose XPOS is empty): its UPOS marks punctuation.
-# A file with PTB tags is always judged by PTB_PUNCT_TAGS (see families/parsing/recipes.py).
+# A file with PTB tags is always judged by its PTB set (see families/parsing/recipes.py).
 UD_PUNCT_TAGS = frozenset({"PUNCT"})
 
 
@@ -34,12 +41,21 @@ def accuracy(pred: Sequence, gold: Sequence) -> float:
     return sum(p == g for p, g in zip(pred, gold)) / len(gold)
 
 
-def is_punct(tag: str) -> bool:
-    return tag in PTB_PUNCT_TAGS or tag in UD_PUNCT_TAGS
+def is_punct(tag: str, punct_tags: frozenset = PTB_PUNCT_TAGS) -> bool:
+    return tag in punct_tags or tag in UD_PUNCT_TAGS
+
+
+def punct_tag_set(name: str | None) -> frozenset:
+    """The PTB punctuation set named by dataset.punct_tags (None: corenlp)."""
+    name = "corenlp" if name is None else name
+    if name not in PUNCT_TAG_SETS:
+        raise ValueError(f"dataset.punct_tags={name!r}; one of: {', '.join(PUNCT_TAG_SETS)}")
+    return PUNCT_TAG_SETS[name]
 
 
 def uas_counts(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequence[int]],
-               tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True) -> list[tuple[int, int]]:
+               tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True,
+               punct_tags: frozenset = PTB_PUNCT_TAGS) -> list[tuple[int, int]]:
     """(correct heads, scored tokens) per sentence: the per-example outcomes whose sums give UAS."""
     pred_heads, gold_heads = list(pred_heads), list(gold_heads)
     if len(pred_heads) != len(gold_heads):
@@ -53,7 +69,7 @@ def uas_counts(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequenc
             raise ValueError(f"uas: sentence with {len(pred)} predicted heads for {len(gold)} tokens")
         correct = total = 0
         for i, (p, g) in enumerate(zip(pred, gold)):
-            if exclude_punct and is_punct(sent_tags[i]):
+            if exclude_punct and is_punct(sent_tags[i], punct_tags):
                 continue
             total += 1
             correct += int(p == g)
@@ -62,13 +78,14 @@ def uas_counts(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequenc
 
 
 def uas(pred_heads: Iterable[Sequence[int]], gold_heads: Iterable[Sequence[int]],
-        tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True) -> float:
+        tokens_or_pos: Iterable[Sequence[str]] | None = None, exclude_punct: bool = True,
+        punct_tags: frozenset = PTB_PUNCT_TAGS) -> float:
     """Unlabeled attachment score over sentences (lists of 1-based heads, 0 = root).
 
-    Punctuation is recognised by the gold POS tag (PTB tags or UPOS PUNCT), not the word form,
-    as in Chen & Manning's evaluation.
+    Punctuation is recognised by the gold POS tag (a PTB tag in `punct_tags`, or UPOS PUNCT), not the word
+    form, as in Chen & Manning's and CoreNLP's evaluations.
     """
-    counts = uas_counts(pred_heads, gold_heads, tokens_or_pos, exclude_punct)
+    counts = uas_counts(pred_heads, gold_heads, tokens_or_pos, exclude_punct, punct_tags)
     total = sum(t for _, t in counts)
     if total == 0:
         raise ValueError("uas: no scorable tokens")

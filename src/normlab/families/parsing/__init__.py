@@ -18,6 +18,9 @@ class ParsingFamily:
     recipes = RECIPES
 
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
+        from normlab.metrics import punct_tag_set
+
+        punct_tag_set(spec.get("punct_tags"))  # a bad name is refused before training, not after
         options = {"word_min_count": int(spec.get("word_min_count", 2)), "lowercase": bool(spec.get("lowercase", True))}
         return prepare_from_table(self, spec, paths, lambda work, splits: write_parsing(work, splits, **options), log,
                                   options=options)
@@ -33,7 +36,7 @@ class ParsingFamily:
 
         from normlab.fairseq_adapter.checkpoints import load_checkpoint
         from normlab.families.parsing.arc_standard import parse_greedy
-        from normlab.metrics import uas, uas_counts
+        from normlab.metrics import punct_tag_set, uas, uas_counts
         from normlab.outcomes import save_outcomes
 
         model, _, _, use_cuda = load_checkpoint(checkpoint, prepared.data_bin, cpu=eval_cfg.get("cpu", False))
@@ -46,10 +49,12 @@ class ParsingFamily:
 
         predicted = parse_greedy([(s["w"], s["t"]) for s in sentences], score)
         gold, tags = [s["heads"] for s in sentences], [s["eval_tags"] for s in sentences]
-        save_outcomes(job_dir, "uas", uas_counts(predicted, gold, tags))
-        return {"uas": round(100.0 * uas(predicted, gold, tags), 4),
+        punct = punct_tag_set(spec.get("punct_tags"))
+        save_outcomes(job_dir, "uas", uas_counts(predicted, gold, tags, punct_tags=punct))
+        return {"uas": round(100.0 * uas(predicted, gold, tags, punct_tags=punct), 4),
                 "uas_with_punct": round(100.0 * uas(predicted, gold, tags, exclude_punct=False), 4),
-                "test_sentences": len(sentences)}
+                "test_sentences": len(sentences),
+                "uas_punct_tags": spec.get("punct_tags") or "corenlp"}
 
 
 FAMILY = ParsingFamily()

@@ -116,7 +116,7 @@ def _sentence(rows: list[tuple[int, list[str]]], path: Path) -> Sentence:
                              f"(0..{len(rows)})")
         heads.append(int(head))
     # CoNLL-X: CPOSTAG POSTAG in columns 4-5; CoNLL-U: UPOS XPOS. Prefer the fine-grained one, which
-    # also decides punctuation (metrics.PTB_PUNCT_TAGS); UPOS PUNCT counts only where there is no XPOS.
+    # also decides punctuation (metrics.PUNCT_TAG_SETS); UPOS PUNCT counts only where there is no XPOS.
     tags = [r[4] if r[4] != "_" else r[3] for _, r in rows]
     return Sentence(words=[r[1] for _, r in rows], tags=tags, heads=heads, eval_tags=list(tags))
 

@@ -20,6 +20,7 @@ class TranslationFamily:
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
         p = prepare_translation(dict(spec), paths.raw, paths.data, log=log)
         extra = {"source_lang": p.source_lang, "target_lang": p.target_lang, "bpe": p.bpe, "test_ref": str(p.test_ref),
+                 "test_ref_kind": p.test_ref_kind,
                  "joint_vocab": p.joint_vocab, "vocab": dict(p.vocab or {})}
         if spec.get("source") == "hf":  # the hub's split is not the paper's: the job's result says so
             extra["deviations"] = Hub(None, hub_source(self.name, spec), spec, paths.data).deviations(p.counts)
@@ -58,22 +59,25 @@ class TranslationFamily:
         if expected is not None and len(hyps_tok) != expected:
             raise RuntimeError(f"fairseq-generate translated {len(hyps_tok)} of the {expected} test sentences")
         hypotheses = list(hyps_tok)
-        tokenized = round(scorer.score(), 4) if scorer.stat.predlen else 0.0
+        tokenized_fairseq = round(scorer.score(), 4) if scorer.stat.predlen else 0.0
 
+        # The main BLEU is counted exactly from its per-sentence rows (outcomes.npz, for the report), so the
+        # report's resamples add up to it; fairseq's hashed count of the same text is kept as *_fairseq.
         scores: dict[str, Any] = {}
         flavour = bleu_flavour(spec)
         if flavour == "compound_split":
-            refs_tok, hyps_tok = [bleu.compound_split(x) for x in refs_tok], [bleu.compound_split(x) for x in hyps_tok]
-            scores["bleu"] = round(bleu.corpus_bleu(refs_tok, hyps_tok), 4)
-            scores["bleu_tokenized"] = tokenized
+            scores["bleu_tokenized"] = round(bleu.corpus_bleu(refs_tok, hyps_tok), 4)
+            scores["bleu_tokenized_fairseq"] = tokenized_fairseq
             scores["bleu_tokenized_flavour"] = bleu.FLAVOURS["tokenized"]
+            refs_tok, hyps_tok = [bleu.compound_split(x) for x in refs_tok], [bleu.compound_split(x) for x in hyps_tok]
+            scores["bleu_fairseq"] = round(bleu.fairseq_bleu(refs_tok, hyps_tok), 4)
         else:
-            scores["bleu"] = tokenized
-        scores["bleu_flavour"] = bleu.FLAVOURS[flavour]
-        # Per test sentence, the statistics of the main BLEU: they sum to it (outcomes.npz, for the report).
+            scores["bleu_fairseq"] = tokenized_fairseq
         stats = bleu.sentence_stats(refs_tok, hyps_tok)
         save_outcomes(job_dir, "bleu", stats)
-        scores["bleu_from_outcomes"] = round(metric_from_stats("bleu", stats), 4)
+        scores["bleu"] = round(metric_from_stats("bleu", stats), 4)
+        scores["bleu_flavour"] = bleu.FLAVOURS[flavour]
+        scores["bleu_fairseq_flavour"] = bleu.FAIRSEQ_COUNTER
 
         detok = moses_detokenize(hypotheses, prepared.extra["target_lang"])
         refs = read_lines(Path(prepared.extra["test_ref"]))
@@ -81,7 +85,8 @@ class TranslationFamily:
         score = sacre.corpus_score(detok, [refs])
         (out_dir / "hypotheses.detok.txt").write_text("\n".join(detok) + "\n", encoding="utf-8")
         scores.update(sacrebleu=round(score.score, 4), sacrebleu_signature=str(sacre.get_signature()),
-                      sacrebleu_flavour="detokenized (Moses), against the raw test references",
+                      sacrebleu_flavour="detokenized (Moses), against "
+                                        + prepared.extra.get("test_ref_kind", "the prepared test references"),
                       vocab={"joint": bool(prepared.extra.get("joint_vocab", True)), **prepared.extra.get("vocab", {})})
         return scores
 

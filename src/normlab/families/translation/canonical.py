@@ -11,9 +11,10 @@
                  cleaned after BPE (ratio 1.5, 1-250 tokens).
 
 Moses steps use sacremoses and BPE uses subword-nmt, so no mosesdecoder checkout is needed. References for
-sacreBLEU are the raw test segments (lowercased when the data is). Any of the three also accepts a folder
-that already holds fairseq-ready train/valid/test.{src,tgt} (e.g. a prepare-*.sh output): those are
-binarized as they are.
+sacreBLEU are the raw test segments for IWSLT14 and WMT14 (lowercased when the data is) and the release's
+tokenized test text, Moses-detokenized, for IWSLT15 (Built.test_ref_kind says which). Any of the three also
+accepts a folder that already holds fairseq-ready train/valid/test.{src,tgt} (e.g. a prepare-*.sh output):
+those are binarized as they are.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def build_prepared(spec: Spec, raw: Path, text: Path, log: Log) -> Built:
     has_bpe = any(BPE_SEPARATOR + " " in line for line in test_t)
     log(f"{raw} holds fairseq-ready text; binarizing it as it is (BPE: {'yes' if has_bpe else 'no'})")
     refs = moses_detokenize(remove_bpe(test_t) if has_bpe else test_t, t)
-    return Built(refs, "subword_nmt" if has_bpe else None, notes=["raw folder held fairseq-ready text"])
+    kind = f"the fairseq-ready test.{t}{', BPE removed' if has_bpe else ''}, Moses-detokenized"
+    return Built(refs, "subword_nmt" if has_bpe else None, notes=["raw folder held fairseq-ready text"],
+                 test_ref_kind=kind)
 
 
 def extract(archive: Path, members: dict[str, Path]) -> None:
@@ -174,7 +177,12 @@ class Iwslt14(Canonical):
         test = tuple(moses_tokenize([seg.replace("’", "'") for seg in raw_test[x]], x) for x in (s, t))
         bpe = write_splits(spec, {"train": train, "valid": valid, "test": test}, text, log)
         refs = [" ".join(seg.split()) for seg in raw_test[t]]
-        return Built(lowercase(refs) if spec.lowercase else refs, bpe)
+        return Built(lowercase(refs) if spec.lowercase else refs, bpe,
+                     test_ref_kind=f"the raw test segments of the XML files{_lowercased(spec)}")
+
+
+def _lowercased(spec: Spec) -> str:
+    return ", lowercased" if spec.lowercase else ""
 
 
 # --- IWSLT15 En-Vi --------------------------------------------------------------------------------
@@ -191,7 +199,8 @@ class Iwslt15(Canonical):
             pairs[split] = read_pair(raw / f"{name}.{s}", raw / f"{name}.{t}", limit)
         bpe = write_splits(spec, pairs, text, log)
         refs = pairs["test"][1]
-        return Built(moses_detokenize(lowercase(refs) if spec.lowercase else refs, t), bpe)
+        return Built(moses_detokenize(lowercase(refs) if spec.lowercase else refs, t), bpe,
+                     test_ref_kind=f"the release's tokenized tst2013{_lowercased(spec)}, Moses-detokenized")
 
 
 # --- WMT14 En-De ----------------------------------------------------------------------------------
@@ -234,7 +243,8 @@ class Wmt14(Canonical):
             write_lines(work / f"test.{x}", lowercase(test) if spec.lowercase else test)
         bpe = self._bpe(spec, work, text, log)
         refs = [" ".join(seg.split()) for seg in raw_test[t]]
-        return Built(lowercase(refs) if spec.lowercase else refs, bpe)
+        return Built(lowercase(refs) if spec.lowercase else refs, bpe,
+                     test_ref_kind=f"the raw newstest2014 reference segments{_lowercased(spec)}")
 
     @staticmethod
     def _split(spec: Spec, work: Path, cap: int | None) -> None:

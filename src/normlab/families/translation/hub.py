@@ -48,7 +48,8 @@ class Hub(Recipe):
                 write_lines(work / f"{split}.{x}", lowercase(tokenized) if spec.lowercase else tokenized)
         bpe = Wmt14._bpe(spec, work, text, log)
         return Built(lowercase(refs) if spec.lowercase else refs, bpe,
-                     notes=[f"from the Hugging Face hub: {self.source.id}"])
+                     notes=[f"from the Hugging Face hub: {self.source.id}"],
+                     test_ref_kind="the hub's raw test segments" + (", lowercased" if spec.lowercase else ""))
 
     def deviations(self, counts: Mapping[str, int]) -> list[str]:
         return [f"WMT14 from the Hugging Face hub ({self.source.id}, {self.source.config}): valid is its "

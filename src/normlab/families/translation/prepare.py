@@ -38,6 +38,7 @@ class PreparedTranslation:
     tokenizer: str | None = "moses"  # fairseq --tokenizer value that detokenizes hypotheses; None: plain text
     joint_vocab: bool = True  # one dictionary for both languages (what --share-all-embeddings needs)
     vocab: dict = None  # {lang: types in its dictionary, fairseq's specials and padding excluded}
+    test_ref_kind: str = "the prepared test references"  # Built.test_ref_kind
 
 
 def raw_folder(spec: Spec, raw_root: Path) -> Path:
@@ -112,6 +113,7 @@ def finish(spec: Spec, work: Path, built: Built, inputs: Any) -> None:
         "joint_vocab": spec.joint_vocab,
         "vocab": {lang: vocab_size(work / BIN / f"dict.{lang}.txt") for lang in (src, tgt)},
         "test_ref": f"{TEST_REF_PREFIX}{tgt}",
+        "test_ref_kind": built.test_ref_kind,
         "spec": spec.key(),
         "inputs": inputs,
         "code_version": cache.CODE_VERSION,
@@ -132,6 +134,8 @@ def load_prepared(folder: Path) -> PreparedTranslation:
         tokenizer=meta["tokenizer"],
         joint_vocab=bool(meta.get("joint_vocab", True)),
         vocab=dict(meta.get("vocab") or {}),
+        # Data prepared before the kind was recorded says only where its references are.
+        test_ref_kind=meta.get("test_ref_kind") or f"{meta['test_ref']} of the prepared data",
     )
 
 

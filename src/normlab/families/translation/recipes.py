@@ -61,7 +61,8 @@ class Iwslt14Sample(Files):
             write_lines(text / f"{split}.{s}", a)
             write_lines(text / f"{split}.{t}", b)
         note = "used as released: lowercased, 10k joint BPE (bpe_merges/lowercase do not apply)"
-        return Built(moses_detokenize(ref_tok[v:], t), "subword_nmt", notes=[note])
+        return Built(moses_detokenize(ref_tok[v:], t), "subword_nmt", notes=[note],
+                     test_ref_kind=f"the release's tokenized, lowercased tok/test.{t}, Moses-detokenized")
 
 
 class Iwslt15Sample(Files):
@@ -76,7 +77,9 @@ class Iwslt15Sample(Files):
         pairs = {"train": train, "valid": (rest_s[:v], rest_t[:v]), "test": (rest_s[v:], rest_t[v:])}
         bpe = write_splits(spec, pairs, text, log)
         refs = lowercase(rest_t[v:]) if spec.lowercase else rest_t[v:]
-        return Built(moses_detokenize(refs, t), bpe)
+        lower = ", lowercased" if spec.lowercase else ""
+        return Built(moses_detokenize(refs, t), bpe,
+                     test_ref_kind=f"the release's tokenized tst2013 after its first {v}{lower}, Moses-detokenized")
 
 
 class Custom(Files):
@@ -95,7 +98,8 @@ class Custom(Files):
         bpe = write_splits(spec, pairs, text, log)
         # The user's own untokenized target text is the true reference.
         refs = [" ".join(line.split()) for line in read_lines(raw / f"test.{t}")]
-        return Built(lowercase(refs) if spec.lowercase else refs, bpe)
+        return Built(lowercase(refs) if spec.lowercase else refs, bpe,
+                     test_ref_kind=f"your raw test.{t}" + (", lowercased" if spec.lowercase else ""))
 
 
 class Generated(Recipe):
@@ -107,7 +111,8 @@ class Generated(Recipe):
 
     def build(self, spec, raw, text, scratch, log):
         write_synthetic_translation(text, spec.source_lang, spec.target_lang, **spec.synthetic)
-        return Built(read_lines(text / f"test.{spec.target_lang}"), None, tokenizer=None)
+        return Built(read_lines(text / f"test.{spec.target_lang}"), None, tokenizer=None,
+                     test_ref_kind="the generated test targets")
 
 
 # The one table: canonical, sample, custom and generated entries alike, each with what it defaults to.

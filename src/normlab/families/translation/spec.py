@@ -97,6 +97,8 @@ class Built:
     bpe: str | None
     tokenizer: str | None = "moses"
     notes: list[str] = field(default_factory=list)
+    # What test_ref is, for the sacreBLEU flavour (e.g. "the raw newstest2014 reference segments").
+    test_ref_kind: str = "the prepared test references"
 
 
 def parse_spec(spec: Mapping[str, Any], info: DatasetInfo) -> Spec:
