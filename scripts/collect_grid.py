@@ -2,13 +2,19 @@
 (numbers only: no checkpoint, no data), then rebuild the report over what was copied.
 
     python scripts/collect_grid.py $NORMLAB_OUTPUT/offline_grid results/offline_grid
+    python scripts/collect_grid.py $NORMLAB_OUTPUT/offline_modern_norms results/offline_modern_norms \
+        --experiments offline_modern_norms offline_modern_norms_seq --with results/offline_grid/jobs
 
-A dataset is copied only once every job the sweep planned for it has a result (done or diverged), so a
-committed dataset is always whole; the others are listed with how many jobs are still missing.
+A dataset is copied only once every job the sweeps planned for it (their experiment files' sweeper params)
+has a result (done or diverged), so a committed dataset is always whole; the others are listed with how
+many jobs are still missing. --with: more job folders the report reads beside the copied ones (a study's
+extra variants are compared with the grid's committed jobs).
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -19,7 +25,22 @@ from pathlib import Path
 KEEP = ("result.json", "outcomes.npz", "probe.json")
 
 
-def main(source: str, target: str) -> int:
+def planned(experiments: list[str]) -> dict[str, int]:
+    """{dataset: jobs the experiments' sweeps plan for it}, from their sweeper params."""
+    from omegaconf import OmegaConf
+
+    from normlab.config import CONF_DIR
+
+    counts: dict[str, int] = defaultdict(int)
+    for name in experiments:
+        params = OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml").hydra.sweeper.params
+        axes = {k: str(v).split(",") for k, v in params.items()}
+        for combo in itertools.product(*axes.values()):
+            counts[dict(zip(axes, combo))["dataset"]] += 1
+    return dict(counts)
+
+
+def main(source: str, target: str, experiments: list[str], also: list[str]) -> int:
     source_dir, target_dir = Path(source), Path(target)
     jobs = defaultdict(list)
     for result in sorted(source_dir.glob("*/*/*/result.json")):
@@ -28,9 +49,7 @@ def main(source: str, target: str) -> int:
         except ValueError:
             continue
         jobs[data["dataset"]].append((result.parent, data))
-    # jobs per dataset in experiment=offline_grid (5 variants x 5 seeds) and offline_grid_seq (x 3 seeds)
-    expected = {"rt": 25, "sst5": 25, "mnist_sample": 25, "ptb_sample": 25,
-                "iwslt14_de_en_sample": 15, "iwslt15_en_vi_sample": 15, "enwik8_sample": 15}
+    expected = planned(experiments)
     copied = []
     for dataset, found in sorted(jobs.items()):
         finished = [(folder, d) for folder, d in found if d.get("status") in ("done", "diverged")]
@@ -58,9 +77,17 @@ def main(source: str, target: str) -> int:
         print(f"{dataset}: {len(finished)} jobs copied to {target_dir / 'jobs' / dataset}")
     if copied:
         report = Path(sys.executable).with_name("normlab-report")
-        return subprocess.call([str(report), str(target_dir / "jobs"), "--out", str(target_dir)])
+        return subprocess.call([str(report), *also, str(target_dir / "jobs"), "--out", str(target_dir)])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", help="the sweep's output folder, $NORMLAB_OUTPUT/<group>")
+    parser.add_argument("target", help="the committed copy, results/<group>")
+    parser.add_argument("--experiments", nargs="+", default=["offline_grid", "offline_grid_seq"],
+                        help="the experiments whose sweeps fill SOURCE (default: the offline grid's two)")
+    parser.add_argument("--with", dest="also", nargs="*", default=[], metavar="DIR",
+                        help="job folders the report reads beside TARGET/jobs")
+    args = parser.parse_args()
+    sys.exit(main(args.source, args.target, args.experiments, args.also))

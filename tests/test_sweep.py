@@ -19,9 +19,10 @@ from normlab.config import CONF_DIR, register_resolvers
 TRAIN = str(Path(sys.executable).with_name("normlab-train"))
 EXPERIMENTS = {"paper_grid": 120, "detach_study": 36, "adanorm_c_sweep": 72, "official_replay": 30,
                "modern_norms": 144, "quick_grid": 40,
-               "offline_grid": 100, "offline_grid_seq": 45}
+               "offline_grid": 100, "offline_grid_seq": 45, "offline_modern_norms": 60,
+               "offline_modern_norms_seq": 18}
 # Experiments whose jobs join another experiment's folder tree (one report over both).
-GROUPS = {"offline_grid_seq": "offline_grid"}
+GROUPS = {"offline_grid_seq": "offline_grid", "offline_modern_norms_seq": "offline_modern_norms"}
 
 
 @pytest.fixture
@@ -62,6 +63,19 @@ def test_experiment_composes_job_by_job(experiment, env):
     combos, cfgs = _compose_jobs(experiment, every=max(1, EXPERIMENTS[experiment] // 12) | 1)
     assert {cfg["group"] for cfg in cfgs} == {GROUPS.get(experiment, experiment)}
     assert len({job_dir(cfg, Path(cfg["paths"]["output"])) for cfg in cfgs}) == len(combos)  # one job per cell
+
+
+@pytest.mark.parametrize("study, grid", [("offline_modern_norms", "offline_grid"),
+                                          ("offline_modern_norms_seq", "offline_grid_seq")])
+def test_an_offline_study_pairs_with_the_grid_it_extends(study, grid, env):
+    # The same dataset and seed give the same recipe, so a study's job pairs seed by seed with the committed
+    # grid's LayerNorm job: everything but the norm and the group is equal.
+    dataset = sweep_params(study)["dataset"][-1]
+    ours, theirs = compose_many([[f"experiment={study}", f"dataset={dataset}", "norm=rmsnorm", "seed=2"],
+                                 [f"experiment={grid}", f"dataset={dataset}", "norm=layernorm", "seed=2"]])
+    assert dataset in sweep_params(grid)["dataset"]
+    strip = lambda cfg: {k: v for k, v in cfg.items() if k not in ("norm", "group")}  # noqa: E731
+    assert strip(ours) == strip(theirs)
 
 
 @pytest.mark.slow
