@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from normlab.report import beyond as bey
 from normlab.report import findings as fnd
 from normlab.report import tables as tab
 from normlab.report import verdicts as ver
@@ -53,20 +54,21 @@ def write_report(dirs: Sequence[Path], out: Path, figures: bool = True) -> Writt
         for ext, render in (("md", tab.to_markdown), ("csv", tab.to_csv), ("tex", tab.to_latex)):
             (out / "tables" / f"{t.key}.{ext}").write_text(render(t), encoding="utf-8")
     verdicts = ver.build_verdicts(data, paper)
+    beyond = bey.beyond_rows(data)
     (out / "tables" / "verdicts.csv").write_text(ver.to_csv(verdicts), encoding="utf-8")
-    (out / VERDICTS).write_text(ver.to_json(verdicts), encoding="utf-8")
-    (out / fnd.FINDINGS).write_text(fnd.findings_md(jobs, data, paper, verdicts, dirs), encoding="utf-8")
-    (out / fnd.SUMMARY).write_text(fnd.summary_md(jobs, data, paper, verdicts, dirs), encoding="utf-8")
+    (out / VERDICTS).write_text(ver.to_json(verdicts, beyond), encoding="utf-8")
+    (out / fnd.FINDINGS).write_text(fnd.findings_md(jobs, data, paper, verdicts, dirs, beyond), encoding="utf-8")
+    (out / fnd.SUMMARY).write_text(fnd.summary_md(jobs, data, paper, verdicts, dirs, beyond), encoding="utf-8")
     pngs = {}
     if figures:
         from normlab.report.figures import write_figures  # matplotlib only when figures are wanted
 
-        pngs = write_figures(data, paper, out, verdicts)
+        pngs = write_figures(data, paper, out, verdicts, beyond)
 
     counts = Counter({s: 0 for s in STATUSES})
     counts.update(j.status for j in jobs)
     written = Written(out / REPORT, counts, dirs, problems, [j.config for j in jobs])
-    md = _report_md(written, jobs, tables, verdicts, pngs, out)
+    md = _report_md(written, jobs, tables, verdicts, pngs, out, beyond)
     (out / REPORT).write_text(md, encoding="utf-8")
     return written
 
@@ -75,7 +77,7 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path) -> str:
+def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path, beyond=()) -> str:
     groups = sorted({str(j.config.get("group")) for j in jobs if j.config.get("group") is not None})
     lines = ["# normlab report: Understanding and Improving Layer Normalization (Xu et al., NeurIPS 2019)", "",
              f"{w.summary.capitalize()}: " + ", ".join(f"`{d}`" for d in w.dirs) + ".", ""]
@@ -98,7 +100,10 @@ def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path) -> str:
               "variants: the norm name plus any option that differs from its default. Verdicts use the "
               f"default-option runs; machine-readable in [{VERDICTS}]({VERDICTS}); in words, generated, in "
               f"[{fnd.FINDINGS}]({fnd.FINDINGS}) and [{fnd.SUMMARY}]({fnd.SUMMARY}).",
-              "", "## Verdicts on the paper's claims", "", ver.to_markdown(verdicts), "## Tables", ""]
+              "", "## Verdicts on the paper's claims", "", ver.to_markdown(verdicts)]
+    if beyond:
+        lines += ["## Beyond the paper", "", fnd.beyond_table(beyond), ""]
+    lines += ["## Tables", ""]
     for t in tables:
         links = ", ".join(f"[{ext.upper() if ext != 'tex' else 'LaTeX'}](tables/{t.key}.{ext})" for ext in ("csv", "tex"))
         lines += [tab.to_markdown(t), f"Files: {links}.", ""]

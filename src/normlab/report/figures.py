@@ -203,22 +203,35 @@ def paired_loss_figure(ds: DatasetCells, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-VERDICT_COLORS = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#7f7f7f"}
+VERDICT_COLORS = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#7f7f7f",
+                  "better": "#2ca02c", "worse": "#d62728"}
 
 
 def forest_figure(verdict, path: Path) -> Path | None:
-    """One panel per metric (each on its own axis and unit): per dataset the oriented paired contrast with its
-    interval, zero, the margins the claim is judged against, and the paper's own difference as a mark,
-    labelled "not comparable" where the dataset is not."""
+    """A claim's forest plot: per dataset the oriented paired contrast of the metric (its superiority row),
+    with claim 1's non-inferiority verdict beside it (see forest_plot)."""
     rows = [r for r in verdict.rows if r.comparison == "metric" and r.test == "superiority"]
+    tests = {r.dataset: r for r in verdict.rows if r.comparison == "metric" and r.test == "non-inferiority"}
+    non_inferiority = any(t.name == "non-inferiority" for t in verdict.claim.tests)
+    notes = {r.dataset: f"non-inferiority: {tests[r.dataset].verdict}; superiority: {r.verdict}"
+             for r in rows if r.dataset in tests}
+    return forest_plot(rows, f"Claim {verdict.claim.number}: {verdict.claim.title}", verdict.claim.contrast, path,
+                       non_inferiority, notes, "colour: superiority verdict")
+
+
+def forest_plot(rows, title: str, contrast: str, path: Path, non_inferiority: bool = False,
+                notes: dict[str, str] | None = None, colour_note: str = "colour: verdict",
+                positive: str = "the paper's direction") -> Path | None:
+    """One panel per metric (each on its own axis and unit): per row (dataset) the oriented paired contrast
+    with its interval, zero, the equivalence margin (and the non-inferiority bound), and the paper's own
+    difference as a mark, labelled "not comparable" where the dataset is not."""
     if not rows:
         return None
-    tests = {(r.dataset, r.test): r for r in verdict.rows if r.comparison == "metric"}
+    notes = notes or {}
     metrics = list(dict.fromkeys(r.metric for r in rows))
     heights = [len([r for r in rows if r.metric == m]) + 1.2 for m in metrics]
     fig, axes = plt.subplots(len(metrics), 1, figsize=(11, 0.42 * sum(heights) + 0.9 * len(metrics) + 1.2),
                              squeeze=False, gridspec_kw={"height_ratios": heights})
-    non_inferiority = any(t.name == "non-inferiority" for t in verdict.claim.tests)
     labelled: set[str] = set()
 
     def once(label: str) -> str | None:
@@ -239,7 +252,7 @@ def forest_figure(verdict, path: Path) -> Path | None:
         ax.axvline(0, color="black", lw=0.8)
         xs = [0.0] + ([-margin, margin] if margin is not None else [])
         for y, r in zip(ys, mine):
-            color = VERDICT_COLORS[r.verdict]
+            color = VERDICT_COLORS.get(r.verdict, "#7f7f7f")
             if r.ci_low is not None:
                 ax.errorbar(r.estimate, y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]], fmt="o",
                             color=color, capsize=4, ms=6)
@@ -247,32 +260,30 @@ def forest_figure(verdict, path: Path) -> Path | None:
             else:
                 ax.plot(r.estimate, y, "o", mfc="none", color=color, ms=6)
                 xs.append(r.estimate)
-            if r.paper_estimate is not None:
+            theirs = getattr(r, "paper_estimate", None)
+            if theirs is not None:
                 comparable = r.comparable == "comparable"
-                ax.plot(r.paper_estimate, y, "D", color="black" if comparable else "0.55", ms=5,
+                ax.plot(theirs, y, "D", color="black" if comparable else "0.55", ms=5,
                         label=once("the paper's own difference" if comparable else
                                    "the paper's own difference (not comparable: other data or setup)"))
-                xs.append(r.paper_estimate)
-            text = r.verdict
-            ni = tests.get((r.dataset, "non-inferiority"))
-            if ni is not None:
-                text = f"non-inferiority: {ni.verdict}; superiority: {r.verdict}"
-            ax.annotate(f"{text} (n={r.n_seeds})", (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0),
-                        textcoords="offset points", va="center", fontsize=8, color=color)
+                xs.append(theirs)
+            ax.annotate(f"{notes.get(r.dataset, r.verdict)} (n={r.n_seeds})", (1.0, y),
+                        xycoords=("axes fraction", "data"), xytext=(6, 0), textcoords="offset points", va="center",
+                        fontsize=8, color=color)
         lo, hi = min(xs), max(xs)
         pad = 0.08 * ((hi - lo) or 1.0)
         ax.set_xlim(lo - pad, hi + pad)
         ax.set_ylim(-0.7, len(mine) - 0.3)
         ax.set_yticks(ys, [f"{r.dataset} ({r.kind})" for r in mine], fontsize=8)
-        ax.set_xlabel(f"{verdict.claim.contrast} in {METRIC_NAMES.get(metric, metric)} "
-                      "(oriented: positive = the paper's direction)", fontsize=8)
+        ax.set_xlabel(f"{contrast} in {METRIC_NAMES.get(metric, metric)} "
+                      f"(oriented: positive = {positive})", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in axes[:, 0] for lab in ax.get_legend_handles_labels()[1]]
     if handles:
         fig.legend(handles, labels, loc="lower left", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0))
-    fig.suptitle(f"Claim {verdict.claim.number}: {verdict.claim.title}\n(point: paired mean over seeds; bar: 95% "
-                 "interval; hollow: 1 seed, no interval; colour: superiority verdict)", fontsize=9)
+    fig.suptitle(f"{title}\n(point: paired mean over seeds; bar: 95% interval; hollow: 1 seed, no interval; "
+                 f"{colour_note})", fontsize=9)
     # room on the left for the dataset names and on the right for the verdicts; bbox_inches keeps all of it
     fig.subplots_adjust(left=0.3, right=0.6, top=1 - 0.9 / fig.get_figheight(), bottom=0.9 / fig.get_figheight(),
                         hspace=0.75)
@@ -280,6 +291,23 @@ def forest_figure(verdict, path: Path) -> Path | None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def beyond_figures(rows, out: Path) -> dict[str, list[Path]]:
+    """Per baseline (LN, LN-simple): every non-paper norm's metric contrast against it, per metric."""
+    from normlab.report.beyond import BASELINES
+
+    figures = {}
+    for baseline, short in BASELINES:
+        mine = [r for r in rows if r.baseline == baseline and r.comparison == "metric"]
+        for variant in dict.fromkeys(r.variant for r in mine):
+            name = f"beyond_{variant}_vs_{baseline}"
+            p = forest_plot([r for r in mine if r.variant == variant], f"Beyond the paper: {variant} against {short}",
+                            f"{variant} − {short}", out / "figures" / f"{name}_forest.png",
+                            colour_note="colour: better / worse / inconclusive", positive=f"{variant} better")
+            if p is not None:
+                figures.setdefault(f"Beyond the paper: against {short}", []).append(p)
+    return figures
 
 
 def load_probe(job) -> list[dict] | None:
@@ -344,13 +372,15 @@ def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def write_figures(data: dict[str, DatasetCells], paper: dict, out: Path, verdicts=()) -> dict[str, list[Path]]:
+def write_figures(data: dict[str, DatasetCells], paper: dict, out: Path, verdicts=(),
+                  beyond=()) -> dict[str, list[Path]]:
     """{dataset or claim: [its PNGs]} under out/figures."""
     figures = {}
     for v in verdicts:
         p = forest_figure(v, out / "figures" / f"{v.key}_forest.png")
         if p is not None:
             figures[f"Claim {v.claim.number} (forest plot)"] = [p]
+    figures.update(beyond_figures(beyond, out))
     for name, ds in data.items():
         paths = [loss_figure(ds, out / "figures" / f"{name}_losses.png"),
                  paired_loss_figure(ds, out / "figures" / f"{name}_paired_losses.png"),

@@ -347,7 +347,7 @@ def to_csv(verdicts: list[Verdict]) -> str:
     return out.getvalue()
 
 
-def to_json(verdicts: list[Verdict]) -> str:
+def to_json(verdicts: list[Verdict], beyond=()) -> str:
     doc = {"level": LEVEL,
            "margins": {k: {"margin": m, "why": why} for k, (m, why) in MARGINS.items()},
            "rows": [r.to_dict() for v in verdicts for r in v.rows],
@@ -355,5 +355,6 @@ def to_json(verdicts: list[Verdict]) -> str:
            "aggregates": [a.to_dict() for v in verdicts for a in v.aggregates],
            "paper": [{"claim": v.claim.number, "counts": {t.name: list(v.paper_count(t)) for t in v.claim.tests},
                       "estimates": v.paper} for v in verdicts],
-           "missing": [{"claim": v.claim.number, "why": m} for v in verdicts for m in v.missing]}
+           "missing": [{"claim": v.claim.number, "why": m} for v in verdicts for m in v.missing],
+           "beyond": [r.to_dict() for r in beyond]}
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
