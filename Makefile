@@ -33,7 +33,7 @@ test-all: $(STAMP) ## Every test, the slow ones included
 
 # The committed report is rebuilt from the committed jobs, and README's findings block from its summary.md.
 findings: $(STAMP) ## Rebuild results/offline_grid from its committed jobs and refresh README's findings
-	$(VPY) -m normlab.report.cli results/offline_grid/jobs --out results/offline_grid --readme README.md
+	$(VPY) -m normlab.report results/offline_grid/jobs --out results/offline_grid --readme README.md
 
 bench: $(STAMP) ## Forward+backward time of each norm against nn.LayerNorm
 	$(VPY) scripts/bench_norms.py

@@ -30,7 +30,7 @@ def _texts(root: Path) -> dict[str, bytes]:
 def rebuilt(tmp_path_factory) -> Path:
     """The committed report rebuilt from the committed jobs, run as `make findings` runs it."""
     out = tmp_path_factory.mktemp("offline_grid")
-    subprocess.run([sys.executable, "-m", "normlab.report.cli", "results/offline_grid/jobs", "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "normlab.report", "results/offline_grid/jobs", "--out", str(out)],
                    cwd=REPO, check=True, capture_output=True, text=True)
     return out
 

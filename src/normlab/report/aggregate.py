@@ -51,12 +51,20 @@ def _probability_of_improvement(xs: list[np.ndarray], ys: list[np.ndarray]) -> t
     def poi(*arrays):
         return np.array([np.mean([metrics.probability_of_improvement(arrays[i], arrays[m + i]) for i in range(m)])])
 
-    with warnings.catch_warnings():
-        # rliable 1.2 hands arch its RandomState the way arch 7 deprecates; the draws are the same
-        warnings.simplefilter("ignore", FutureWarning)
-        point, interval = library.get_interval_estimates(
-            {"poi": [*(x[:, None] for x in xs), *(y[:, None] for y in ys)]}, poi, reps=N_BOOT,
-            confidence_interval_size=LEVEL, random_state=np.random.RandomState(SEED))
+    # rliable 1.2's independent stratified bootstrap draws from numpy's global generator and ignores its
+    # random_state, so the global state is seeded for the call and put back after: the same results give
+    # the same interval (the committed report is rebuilt byte for byte), and nobody else's draws change.
+    state = np.random.get_state()
+    np.random.seed(SEED)
+    try:
+        with warnings.catch_warnings():
+            # rliable 1.2 hands arch its RandomState the way arch 7 deprecates; the draws are the same
+            warnings.simplefilter("ignore", FutureWarning)
+            point, interval = library.get_interval_estimates(
+                {"poi": [*(x[:, None] for x in xs), *(y[:, None] for y in ys)]}, poi, reps=N_BOOT,
+                confidence_interval_size=LEVEL, random_state=np.random.RandomState(SEED))
+    finally:
+        np.random.set_state(state)
     return float(point["poi"][0]), float(interval["poi"][0][0]), float(interval["poi"][1][0])
 
 
