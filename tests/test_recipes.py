@@ -99,7 +99,7 @@ def test_featuremap_cnn_stays_a_named_variant(paths):
     model = build(cfg, paths)
     assert [c.out_channels for c in model.convs] == [32, 64] and not len(model.hidden)
     assert count(model, ADANORM) == 2 and [n.dim for n in model.norms] == [32 * 28 * 28, 64 * 14 * 14]
-    assert any("model.arch=norm_cnn_featuremap" in d for d in recipe_deviations(cfg, check_norm(cfg["norm"])))
+    assert any(d.startswith("model.arch: norm_cnn_featuremap instead of the paper's norm_cnn") for d in recipe_deviations(cfg, check_norm(cfg["norm"])))
 
 
 def test_ptb_parser_norms_and_length(paths):
@@ -222,8 +222,8 @@ def test_deviations_the_runner_detects(paths):
 
     replay = of("dataset=iwslt14_de_en", "model.init=km")
     assert not any(d.startswith("model.init") for d in replay)
-    assert any(d.startswith("model.init=xavier where the paper has km") for d in of("dataset=iwslt14_de_en"))
-    assert any(d.startswith("optim.lr=0.01 where the paper has 0.0015") for d in of("optim.lr=0.01"))
+    assert any(d.startswith("model.init: xavier instead of the paper's km") for d in of("dataset=iwslt14_de_en"))
+    assert any(d.startswith("optim.lr: 0.01 instead of the paper's 0.0015") for d in of("optim.lr=0.01"))
     assert any(d.startswith("debug=smoke") for d in of("dataset=rt", "debug=smoke"))
     assert any(d.startswith("norm.scope=final_only") for d in of("norm.scope=final_only"))
     assert any(d.startswith("AdaNorm C=1") for d in of("dataset=rt", "norm=adanorm", "norm.scale=1"))

@@ -26,6 +26,7 @@ def _main(cfg: DictConfig) -> dict:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from normlab.compose import recipe_reference
     from normlab.config import ConfigError, check_job
     from normlab.data.errors import MissingInputError
     from normlab.runner.identity import job_name
@@ -42,8 +43,9 @@ def _main(cfg: DictConfig) -> dict:
         check_job(resolved)
         skipped = skip_reason(resolved) is not None
         # a sweep keeps its one line per job; a single job on a terminal shows its updates
-        result = run_job(resolved, overrides=list(HydraConfig.get().overrides.task),
-                         progress=False if sweeping else None)
+        overrides = list(HydraConfig.get().overrides.task)
+        result = run_job(resolved, overrides=overrides, progress=False if sweeping else None,
+                         reference=recipe_reference(resolved, overrides))
     except JobBusyError as err:  # another process runs this job now: never train it twice
         print(f"skip {name}: {err}", flush=True)
         if sweeping:

@@ -34,7 +34,7 @@ class Paths:
 class Family(Protocol):
     name: str
     metric: Metric
-    recipes: Mapping[str, Any]  # dataset.recipe -> its entry
+    recipes: Mapping[str, Any]  # dataset.recipe -> its entry; an entry's `kind`: the kind of data it reads
 
     def prepare(self, spec: Mapping[str, Any], paths: Paths, log: Log = print) -> Prepared:
         """Prepare (or reuse from the cache) the data that `spec` (the dataset config as a dict) names."""
@@ -123,6 +123,7 @@ def score_accuracy(prepared: Prepared, checkpoint: Path, job_dir: Path, eval_cfg
 class GeneratedRecipe:
     """A table entry that writes its data from a generator (no input file): DEFAULTS are the generator's
     options, which `dataset.synthetic` overrides; `generate(**options)` returns the splits."""
+    kind = "generated"  # the kind of data the entry reads (result.json data_kind)
 
     DEFAULTS: Mapping[str, Any] = {}
 

@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+from normlab.runner.identity import DATASET_DOC_KEYS
+
 RESULT = "result.json"
 STATUSES = ("done", "diverged", "failed")
 # The paper's dataset order (its tables' columns), then anything else alphabetically.
@@ -22,7 +24,8 @@ SAMPLE_SUFFIX = "_sample"
 QUICK_PREFIX = "quick_"
 SYNTHETIC_PREFIX = "synthetic"
 CUSTOM_PREFIX = "custom_"
-# Kinds of data; counts across datasets never mix them (result.json `data_kind`, else kind_of_name).
+# Kinds of data; counts across datasets never mix them (result.json `data_kind`, else its config's
+# declared `dataset.kind`; kind_of_name only for results older than both).
 KINDS = ("paper", "offline_sample", "generated", "user")
 SCOPE_DEFAULT = "all"
 # Config sections that change what a job computes (normlab.runner.identity.IDENTITY_KEYS, minus the
@@ -74,14 +77,14 @@ def canonical(dataset: str) -> str:
 
 
 def kind_of_name(dataset: str) -> str:
-    """The kind of data a result without `data_kind` used, guessed from its dataset name."""
+    """Legacy, for result files written before `data_kind` and `dataset.kind` existed: the kind of data
+    guessed from the dataset's name. `paper` only for the paper's own dataset names (PAPER_DATASETS):
+    any other name is `user` data, never the paper's."""
     if dataset.startswith(QUICK_PREFIX) or dataset.startswith(SYNTHETIC_PREFIX):
         return "generated"
-    if dataset.endswith(SAMPLE_SUFFIX):
+    if dataset.endswith(SAMPLE_SUFFIX) and canonical(dataset) in PAPER_DATASETS:
         return "offline_sample"
-    if dataset.startswith(CUSTOM_PREFIX):
-        return "user"
-    return "paper"
+    return "paper" if dataset in PAPER_DATASETS else "user"
 
 
 def dataset_key(dataset: str) -> tuple:
@@ -137,8 +140,9 @@ def load_job(path: Path) -> Job:
     value = metric.get("value")
     kind = data.get("data_kind")
     dataset = str(data["dataset"])
-    if kind not in KINDS:
-        kind = kind_of_name(dataset)
+    if kind not in KINDS:  # an older result: the kind its config declares, else (older still) kind_of_name
+        declared = ((data.get("config") or {}).get("dataset") or {}).get("kind")
+        kind = declared if declared in KINDS else kind_of_name(dataset)
     deviations = data.get("deviations") or []
     if not isinstance(deviations, list):
         deviations = [str(deviations)]
@@ -256,6 +260,8 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(value, name + "."))
         elif name == "dataset.name" or "dir" in key or "path" in key:
             continue  # where the data lives doesn't change what is computed
+        elif name.startswith("dataset.") and name.split(".")[1] in DATASET_DOC_KEYS:
+            continue  # nor does the recipe's documentation (its deviations, provenance, kind of data)
         else:
             out[name] = value
     return out

@@ -12,8 +12,8 @@ IDENTITY_KEYS = ("dataset", "model", "optim", "trainer", "norm", "seed", "eval")
 
 
 # Keys of `dataset` that document its recipe (each setting's provenance, the paper's values, the declared
-# deviations): they change nothing a job computes, so editing them re-runs nothing.
-DATASET_DOC_KEYS = ("provenance", "paper_values", "deviations")
+# deviations, the kind of data): they change nothing a job computes, so editing them re-runs nothing.
+DATASET_DOC_KEYS = ("provenance", "paper_values", "deviations", "kind")
 
 
 def identity(cfg: Mapping[str, Any]) -> dict[str, Any]:

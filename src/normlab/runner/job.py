@@ -16,6 +16,8 @@ from normlab.data.errors import MissingInputError
 from normlab.fairseq_adapter import run as fairseq_run
 from normlab.families import Paths, get_family
 from normlab.runner.history import EpochHistory
+from normlab.runner.deviations import (  # noqa: F401  (PROVENANCE_KINDS, DATA_KIND_DEVIATIONS: for callers)
+    DATA_KIND_DEVIATIONS, PROVENANCE_KINDS, DataKindError, check_data_kind, data_kind, recipe_deviations)
 from normlab.runner.identity import job_dir, job_name
 from normlab.runner.lock import JobBusyError, job_lock  # noqa: F401  (JobBusyError: for callers)
 from normlab.runner.progress import JobProgress
@@ -261,89 +263,15 @@ def _config_keys_of_flags(cfg: Mapping[str, Any], message: str) -> str:
     return f" (set by {', '.join(dict.fromkeys(keys))})" if keys else ""
 
 
-def data_kind(dataset: Mapping[str, Any]) -> str:
-    """paper, offline_sample, generated or user: which kind of data a number comes from (the report
-    never counts two kinds together)."""
-    if dataset.get("kind"):
-        return str(dataset["kind"])
-    recipe = dataset.get("recipe")
-    if recipe == "generated":
-        return "generated"
-    if recipe == "custom":
-        return "user"
-    return "offline_sample" if str(recipe).endswith("_sample") else "paper"
-
-
-PROVENANCE_KINDS = ("official code", "paper (quoted)", "paper (unverified)", "our choice")
-DATA_KIND_DEVIATIONS = {"offline_sample": "a small offline sample of the data, not the paper's full data set",
-                        "generated": "generated stand-in data, not the paper's data set",
-                        "user": "your own data (dataset.raw_dir), not the paper's data set"}
-
-
-def recipe_deviations(cfg: Mapping[str, Any], options: Mapping[str, Any] | None = None) -> list[str]:
-    """How this job differs from the paper's setup, one line each (result.json's `deviations`): the
-    dataset's declared ones (`dataset.deviations`), every setting that differs from the paper's value
-    (`dataset.paper_values`: {config path: value}; a path the job leaves unset keeps the model's
-    architecture default), debug=smoke, norm.scope and norm options, AdaNorm's unknown C, and the
-    settings the dataset marks `our choice` in `dataset.provenance` where the paper gives none."""
-    from normlab.norms import build_norm
-
-    dataset, norm = cfg["dataset"], cfg["norm"]
-    out = [str(d) for d in dataset.get("deviations") or []]
-    kind = data_kind(dataset)
-    if kind in DATA_KIND_DEVIATIONS and not out:
-        out.append(DATA_KIND_DEVIATIONS[kind])
-    if (cfg.get("debug") or {}).get("smoke"):
-        out.append("debug=smoke: a minute's job (smaller model, fewer updates, less data) instead of the recipe")
-    budget = cfg.get("budget") or {}
-    if budget.get("name") not in (None, "none"):
-        out += [f"budget={budget['name']}: {r}" for r in budget.get("reductions") or []]
-    paper = dict(dataset.get("paper_values") or {})
-    provenance = dict(dataset.get("provenance") or {})
-    for path, expected in paper.items():
-        node: Any = cfg
-        for part in str(path).split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is not None and _canonical(node) != _canonical(expected):
-            source = str(provenance.get(path, "")).split(":")[0]
-            out.append(f"{path}={node} where the paper has {expected}"
-                       + (f" ({source})" if source in PROVENANCE_KINDS[:3] else ""))
-    if norm.get("scope", "all") != "all":
-        out.append(f"norm.scope={norm['scope']}: the variant only in the final norms, the per-layer norms "
-                   "affine LayerNorm (the released code's behaviour, not the paper's description)")
-    if options is not None:
-        module = build_norm(norm["name"], 8)
-        default = module.options() if hasattr(module, "options") else {}
-        changed = {k: v for k, v in dict(options).items() if default.get(k) != v and not (
-            norm["name"] == "adanorm" and k == "scale")}
-        if changed:
-            out.append(f"{norm['name']} options {changed} differ from the official code's form "
-                       + str({k: default.get(k) for k in changed}))
-    if norm["name"] == "adanorm":
-        scale = (options or {}).get("scale", norm.get("scale"))
-        out.append(f"AdaNorm C={scale}: the paper's C for this dataset is unknown (the official scripts' "
-                   "default is 2, their README command uses 1)")
-    ours = [k for k, v in provenance.items()
-            if str(v).startswith("our choice") and k not in paper and k != "data" and not str(k).startswith("norm.")]
-    if ours:
-        out.append("our choice where the paper gives no setting: " + ", ".join(ours))
-    return out
-
-
-def _canonical(value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return float(value)
-    return str(value).replace(" ", "")
-
-
 def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
-            overrides: Sequence[str] | None = None, progress: bool | None = None) -> dict:
+            overrides: Sequence[str] | None = None, progress: bool | None = None,
+            reference: Mapping[str, Any] | None = None) -> dict:
     """Run the job `cfg` (a resolved config as plain containers); returns its result.json content.
 
     `overrides` are the command-line overrides that reproduce the job, recorded in result.json.
     `progress`: show updates done of the total on stderr (None: only when stderr is a terminal).
+    `reference`: the job's recipe and what set each setting (normlab.compose.recipe_reference), which the
+    derived lines of its deviations compare with; None: compare with the paper's values only.
     """
     root = job_dir(cfg, Path(cfg["paths"]["output"]))
     name = job_name(cfg)
@@ -359,6 +287,10 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     except ValueError as err:
         raise JobConfigError(str(err)) from None
     family = get_family(cfg["dataset"]["family"])
+    try:
+        check_data_kind(cfg["dataset"], family.recipes)
+    except DataKindError as err:
+        raise JobConfigError(str(err)) from None
     paths = Paths(raw=Path(cfg["paths"]["raw"]), data=Path(cfg["paths"]["data"]))
     # Everything that can be refused is checked before the job's folder exists: bad input data or a bad
     # fairseq value is one line, leaves no orphan folder, and never stops the rest of a sweep.
@@ -377,7 +309,8 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
         fairseq_run.check_train_args(argv)
     except ValueError as err:
         raise JobConfigError(str(err) + _config_keys_of_flags(cfg, str(err))) from None
-    job = _Job(spec=spec, prepared=prepared, argv=argv, options=options, overrides=overrides, progress=progress)
+    job = _Job(spec=spec, prepared=prepared, argv=argv, options=options, overrides=overrides, progress=progress,
+               reference=reference)
     try:
         root.mkdir(parents=True, exist_ok=True)
         with job_lock(root, say=lambda line: say(f"{name}: {line}")):
@@ -408,6 +341,7 @@ class _Job:
     options: dict
     overrides: Sequence[str] | None
     progress: bool | None
+    reference: Mapping[str, Any] | None = None
 
 
 def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Callable[[str], None], job: _Job) -> dict:
@@ -426,7 +360,7 @@ def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Call
     rows = _history_rows(root, name, say) if resuming else []
     result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
               "norm_options": options, "data_kind": data_kind(cfg["dataset"]),
-              "deviations": recipe_deviations(cfg, options),
+              "deviations": recipe_deviations(cfg, options, job.reference),
               "overrides": list(overrides) if overrides is not None else None,
               "status": "failed", "metric": {"name": family.metric.name, "value": None,
                                              "higher_is_better": family.metric.higher_is_better},

@@ -45,6 +45,8 @@ class Recipe:
 
 
 class RT(Recipe):
+    kind = "paper"
+
     folder = "rt_polarity"
 
     def payload(self, spec):
@@ -61,6 +63,8 @@ class RT(Recipe):
 
 
 class SST5(Recipe):
+    kind = "paper"
+
     folder = "sst"
 
     def inputs(self, spec, paths, log):
@@ -75,6 +79,8 @@ class SST5(Recipe):
 
 
 class Custom(Recipe):
+    kind = "user"
+
     remedy = "put train/valid/test.tsv (label<TAB>text) there and pass dataset.raw_dir=DIR"
 
     def inputs(self, spec, paths, log):

@@ -38,6 +38,8 @@ def _idx_files(spec: Mapping[str, Any], paths: Paths, names, log: Log) -> list[P
 
 
 class Mnist:
+    kind = "paper"
+
     def payload(self, spec):
         return {"valid_size": int(spec.get("valid_size", 5_000))}
 
@@ -53,6 +55,8 @@ class Mnist:
 
 
 class MnistSample:
+    kind = "offline_sample"
+
     def payload(self, spec):
         return {"split_seed": int(spec.get("split_seed", 1)), "valid_size": int(spec.get("valid_size", 1_000))}
 
@@ -76,6 +80,8 @@ class Generated(GeneratedRecipe):
 
 
 class Digits:
+    kind = "generated"  # a stand-in (scikit-learn's digits), not a sample of MNIST
+
     SPLIT = (1_000, 300)
 
     def payload(self, spec):

@@ -22,6 +22,8 @@ FULL_HELD_OUT = 5_000_000
 
 
 class Enwik8:
+    kind = "paper"
+
     def payload(self, spec):
         return {}
 
@@ -41,6 +43,8 @@ class Enwik8:
 
 
 class Enwik8Sample(Enwik8):
+    kind = "offline_sample"
+
     def inputs(self, spec, paths, log):
         return [require_file(raw_folder(spec, paths, "enwik8") / "enwik8_head4M.gz",
                              "set NORMLAB_RAW_DIR or dataset.raw_dir")]

@@ -33,6 +33,8 @@ def _find(folder: Path, split: str, remedy: str) -> Path:
 
 
 class Treebank:
+    kind = "paper"
+
     folder: str | None = "ptb"
     remedy = PTB_HINT
 
@@ -51,11 +53,15 @@ class Treebank:
 
 
 class Custom(Treebank):
+    kind = "user"
+
     folder = None
     remedy = "pass dataset.raw_dir=DIR holding train/valid/test (.conllu or .conllx)"
 
 
 class PtbSample:
+    kind = "offline_sample"
+
     def payload(self, spec):
         return {}
 

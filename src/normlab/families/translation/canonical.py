@@ -52,6 +52,7 @@ from normlab.families.translation.spec import Built, Log, Spec, missing
 
 class Canonical(Recipe):
     """Either fairseq-ready text already in the raw folder, or the canonical files (downloaded if allowed)."""
+    kind = "paper"
 
     def prepared_files(self, spec: Spec, raw: Path) -> list[Path]:
         return [raw / f"{split}.{lang}" for split in SPLITS for lang in (spec.source_lang, spec.target_lang)]

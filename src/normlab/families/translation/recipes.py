@@ -44,6 +44,8 @@ class Files(Recipe):
 
 
 class Iwslt14Sample(Files):
+    kind = "offline_sample"
+
     def files(self, spec, raw):
         s, t = spec.source_lang, spec.target_lang
         return [*(raw / f"{split}.{x}" for split in ("valid", "test") for x in (s, t)), raw / "tok" / f"test.{t}"]
@@ -66,6 +68,8 @@ class Iwslt14Sample(Files):
 
 
 class Iwslt15Sample(Files):
+    kind = "offline_sample"
+
     def files(self, spec, raw):
         return [raw / f"{split}.{lang}" for split in ("tst2012", "tst2013") for lang in ("en", "vi")]
 
@@ -84,6 +88,7 @@ class Iwslt15Sample(Files):
 
 class Custom(Files):
     """A user's plain, untokenized parallel text: Moses-tokenized, optionally lowercased, joint BPE."""
+    kind = "user"
 
     def files(self, spec, raw):
         return [raw / f"{split}.{lang}" for split in SPLITS for lang in (spec.source_lang, spec.target_lang)]
@@ -103,6 +108,8 @@ class Custom(Files):
 
 
 class Generated(Recipe):
+    kind = "generated"
+
     def inputs(self, spec, raw):
         return {"generator": "reversed-mapped", "params": spec.synthetic}
 
