@@ -31,9 +31,13 @@ test: $(STAMP) ## The test suite without the slow tests
 test-all: $(STAMP) ## Every test, the slow ones included
 	$(VPY) -m pytest -q
 
-# The committed report is rebuilt from the committed jobs, and README's findings block from its summary.md.
-findings: $(STAMP) ## Rebuild results/offline_grid from its committed jobs and refresh README's findings
-	$(VPY) -m normlab.report results/offline_grid/jobs --out results/offline_grid --readme README.md
+# The committed reports are rebuilt from the committed jobs, and README's findings block from the summary of
+# the widest one (the offline grid, with the modern-norm study beside it once that is committed).
+STUDY := $(wildcard results/offline_modern_norms/jobs)
+findings: $(STAMP) ## Rebuild the committed reports from their committed jobs and refresh README's findings
+	$(VPY) -m normlab.report results/offline_grid/jobs --out results/offline_grid $(if $(STUDY),,--readme README.md)
+	$(if $(STUDY),$(VPY) -m normlab.report results/offline_grid/jobs results/offline_modern_norms/jobs \
+		--out results/offline_modern_norms --readme README.md)
 
 bench: $(STAMP) ## Forward+backward time of each norm against nn.LayerNorm
 	$(VPY) scripts/bench_norms.py
