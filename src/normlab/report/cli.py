@@ -80,7 +80,7 @@ def _rel(path: Path, start: Path) -> str:
 def _report_md(w: Written, jobs, tables, verdicts, pngs, out: Path, beyond=()) -> str:
     groups = sorted({str(j.config.get("group")) for j in jobs if j.config.get("group") is not None})
     lines = ["# normlab report: Understanding and Improving Layer Normalization (Xu et al., NeurIPS 2019)", "",
-             f"{w.summary.capitalize()}: " + ", ".join(f"`{d}`" for d in w.dirs) + ".", ""]
+             f"{w.summary.capitalize()}: " + ", ".join(f"`{fnd.shown_path(d)}`" for d in w.dirs) + ".", ""]
     if groups:
         lines += [f"Sweeps (config `group`): {', '.join(groups)}.", ""]
     kinds = {j.kind for j in jobs}
