@@ -57,6 +57,7 @@ class Job:
     kind: str = "paper"  # one of KINDS
     deviations: list = field(default_factory=list)  # how the job differs from the paper (one line each)
     norm_options: dict | None = None  # the built norm's full options (None: an older result)
+    scores: dict = field(default_factory=dict)  # result.json's `metrics`: every score the job recorded
 
     @property
     def job_dir(self) -> Path:
@@ -154,7 +155,8 @@ def load_job(path: Path) -> Job:
                history=[r for r in (data.get("history") or []) if isinstance(r, dict)],
                config=dict(data.get("config") or {}), path=Path(path), kind=kind,
                deviations=[str(d) for d in deviations],
-               norm_options=dict(norm_options) if isinstance(norm_options, dict) else None)
+               norm_options=dict(norm_options) if isinstance(norm_options, dict) else None,
+               scores=dict(data.get("metrics") or {}) if isinstance(data.get("metrics"), dict) else {})
 
 
 def load_jobs(dirs: Iterable[Path]) -> tuple[list[Job], list[str]]:

@@ -265,6 +265,31 @@ def power_caveat(verdicts: list[Verdict]) -> str:
             "verdicts.json).")
 
 
+def hashed_bleu(data: dict[str, DatasetCells]) -> list[str]:
+    """BLEU datasets whose results predate the exact n-gram count: their headline BLEU is fairseq's hashed
+    counter's and their outcomes its per-sentence recount, which differ from each other by up to the
+    amount given (and from the exact count by as much)."""
+    from normlab.outcomes import OutcomesError, load_outcomes, metric_from_stats
+
+    out = []
+    for name, ds in data.items():
+        jobs = [j for js in ds.jobs.values() for j in js if j.status == "done" and j.value is not None]
+        old = [j for j in jobs if ds.metric == "bleu" and "bleu_fairseq" not in j.scores]
+        if not old:
+            continue
+        gaps = []
+        for job in old:
+            try:
+                loaded = load_outcomes(job.job_dir)
+            except OutcomesError:
+                loaded = None
+            if loaded is not None and loaded[0] == "bleu":
+                gaps.append(abs(metric_from_stats("bleu", loaded[1]) - job.value))
+        gap = f", up to {max(gaps):.4f} BLEU apart" if gaps else ""
+        out.append(f"{name} ({len(old)} of {len(jobs)} jobs{gap})")
+    return out
+
+
 def caveats(data, paper, verdicts) -> list[str]:
     out = []
     kinds = list(dict.fromkeys(ds.kind for ds in data.values()))
@@ -278,6 +303,12 @@ def caveats(data, paper, verdicts) -> list[str]:
     if far:
         out.append(f"Far from the paper's regime (our LayerNorm more than {FAR:g}× from the paper's score, so the "
                    "verdicts there describe early or small-scale training): " + "; ".join(far) + ".")
+    hashed = hashed_bleu(data)
+    if hashed:
+        out.append("BLEU from before the exact n-gram count: the headline is fairseq's hashed counter's and the "
+                   "per-example outcomes behind the bootstrap are its per-sentence recount, which disagree where "
+                   "hashed n-grams collide: " + "; ".join(hashed) + ". New jobs report the exact count "
+                   "(multi-bleu.perl's) and keep fairseq's as `bleu_fairseq`.")
     power = power_caveat(verdicts)
     if power:
         out.append(power)
