@@ -19,7 +19,7 @@ import pytest
 from normlab.data import cache
 from normlab.data import sources as download
 from normlab.data.binarize import binarize_translation
-from normlab.data.errors import MissingInputError as DataMissingError
+from normlab.data.errors import MissingInputError
 from normlab.data.text import apply_bpe, clean_pairs, iter_lines, moses_detokenize, read_lines, write_lines
 from normlab.families.translation import prepare as translation_prepare
 from normlab.families.translation.generated import word, word_mapping, write_synthetic_translation
@@ -253,7 +253,7 @@ def test_subword_nmt_reproduces_the_released_bpe(shared_data):
 
 
 def test_missing_sample_is_one_line_naming_file_and_variable(tmp_path):
-    with pytest.raises(DataMissingError) as err:
+    with pytest.raises(MissingInputError) as err:
         prepare_translation({"name": "iwslt14_de_en_sample"}, raw_root=tmp_path / "raw", cache_root=tmp_path, log=QUIET)
     message = str(err.value)
     assert "\n" not in message
@@ -262,7 +262,7 @@ def test_missing_sample_is_one_line_naming_file_and_variable(tmp_path):
 
 def test_missing_canonical_data_is_not_downloaded_unless_allowed(tmp_path, monkeypatch):
     monkeypatch.setattr(download, "fetch", lambda *a, **k: pytest.fail("downloaded without download=true"))
-    with pytest.raises(DataMissingError) as err:
+    with pytest.raises(MissingInputError) as err:
         prepare_translation({"name": "iwslt14_de_en"}, raw_root=tmp_path / "raw", cache_root=tmp_path, log=QUIET)
     message = str(err.value)
     assert "\n" not in message and "de-en.tgz" in message and "download=true" in message
@@ -275,7 +275,7 @@ def test_unknown_recipe_lists_the_table(tmp_path):
 
 
 def test_custom_translation_needs_raw_dir(tmp_path):
-    with pytest.raises(DataMissingError, match="raw_dir"):
+    with pytest.raises(MissingInputError, match="raw_dir"):
         prepare_translation({"name": "custom_translation", "source_lang": "en", "target_lang": "de"}, cache_root=tmp_path)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from omegaconf import OmegaConf, open_dict
 
-from normlab.config import CONF_DIR, register_resolvers
+from normlab.config import CONF_DIR, check_user_conf, register_resolvers, user_conf_dir, config_file
 
 
 def compose_many(jobs: Iterable[Sequence[str]]) -> list[dict]:
@@ -19,6 +20,7 @@ def compose_many(jobs: Iterable[Sequence[str]]) -> list[dict]:
     from hydra.core.hydra_config import HydraConfig
 
     register_resolvers()
+    check_user_conf()
     resolved = []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for overrides in jobs:
@@ -35,7 +37,7 @@ def compose(overrides: Sequence[str] = ()) -> dict:
 
 
 @lru_cache(maxsize=None)
-def _recipe(dataset: str) -> str:
+def _recipe(dataset: str, user_conf: str) -> str:  # user_conf: where hydra.searchpath finds the user's files
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.utils import create_config_search_path
     from hydra.types import RunMode
@@ -54,7 +56,7 @@ def _recipe(dataset: str) -> str:
 def compose_recipe(dataset: str) -> dict:
     """The dataset's recipe: train.yaml with `dataset=<dataset>` and nothing else (no budget, debug,
     experiment or other override), resolved; what a job's deviations compare its settings with."""
-    return json.loads(_recipe(dataset))
+    return json.loads(_recipe(dataset, str(user_conf_dir())))
 
 
 def dataset_choice(cfg: Mapping[str, Any], overrides: Sequence[str] | None) -> str | None:
@@ -65,7 +67,7 @@ def dataset_choice(cfg: Mapping[str, Any], overrides: Sequence[str] | None) -> s
         if key == "dataset" and value:
             return value
     name = (cfg.get("dataset") or {}).get("name")
-    return str(name) if name and (CONF_DIR / "dataset" / f"{name}.yaml").is_file() else None
+    return str(name) if name and config_file(f"dataset/{name}.yaml") else None
 
 
 # Command-line choices of files whose settings are attributed to those files (or compared elsewhere: the
@@ -74,13 +76,15 @@ _NOT_SETTINGS = {"budget", "debug", "experiment", "launcher", "logger", "dataset
                  "retry_failed"}
 
 
-@lru_cache(maxsize=None)
 def _file_settings(relative: str) -> tuple[str, ...]:
-    """The settings (dotted paths) that one of our `@package _global_` config files sets, e.g.
-    budget_recipes/offline/rt.yaml."""
-    path = CONF_DIR / relative
-    if not path.is_file():
-        return ()
+    """The settings (dotted paths) that one of our, or the user's, `@package _global_` config files sets,
+    e.g. budget_recipes/offline/rt.yaml."""
+    path = config_file(relative)
+    return _settings_in(path) if path else ()
+
+
+@lru_cache(maxsize=None)
+def _settings_in(path: Path) -> tuple[str, ...]:
     body = OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {}
 
     def leaves(node, prefix):

@@ -1,8 +1,10 @@
 """Where the Hydra configs live (inside the package, so an installed wheel composes jobs from any
-folder), the resolvers they use, and the checks a composed job passes before anything runs."""
+folder; the user's own beside them, in NORMLAB_CONF_DIR or ./conf), the resolvers they use, and the
+checks a composed job passes before anything runs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,10 +23,62 @@ class ConfigError(ValueError):
     """A composed job that cannot run as asked; the message is one line naming the key."""
 
 
+def user_conf_dir() -> Path:
+    """The user's own configs (experiments, launchers, datasets): $NORMLAB_CONF_DIR, else the current
+    folder's ./conf (the checkout's conf/ when run from the checkout)."""
+    return Path(os.environ.get("NORMLAB_CONF_DIR") or "conf").expanduser().resolve()
+
+
+def _user_searchpath() -> list[str]:
+    # Hydra warns about every search path entry that is not a folder; no user configs is the usual case.
+    folder = user_conf_dir()
+    return [f"file://{folder}"] if folder.is_dir() else []
+
+
+def config_file(relative: str) -> Path | None:
+    """`relative` (e.g. experiment/my_study.yaml) among the packaged configs, else the user's, else None."""
+    for root in (CONF_DIR, user_conf_dir()):
+        if (root / relative).is_file():
+            return root / relative
+    return None
+
+
+def check_user_conf() -> None:
+    """Refuse a user config named like a packaged one (Hydra would silently pick one of the two), and a
+    NORMLAB_CONF_DIR that is not a folder; the missing default ./conf is fine."""
+    from hydra._internal.config_repository import ConfigRepository
+    from hydra._internal.utils import create_config_search_path
+
+    folder, given = user_conf_dir(), os.environ.get("NORMLAB_CONF_DIR")
+    if not folder.is_dir():
+        if given:
+            raise ConfigError(f"NORMLAB_CONF_DIR={given} is not a folder: create it, or unset NORMLAB_CONF_DIR")
+        return
+    files = sorted(p for p in folder.rglob("*.yaml")
+                   if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not files:
+        return
+    # normlab's configs, Hydra's own and its plugins' (hydra/launcher/submitit_slurm, ...)
+    packaged = ConfigRepository(create_config_search_path(str(CONF_DIR)))
+    for path in files:
+        relative = path.relative_to(folder).with_suffix("").as_posix()
+        if packaged.config_exists(relative):
+            group, _, name = relative.rpartition("/")
+            try:
+                shown = path.relative_to(Path.cwd().resolve()).as_posix()
+            except ValueError:
+                shown = str(path)
+            raise ConfigError(f"{shown} has the same name as a packaged config; rename it"
+                              + (f" (e.g. {group}=my_{name})" if group else ""))
+
+
 def register_resolvers() -> None:
     # ${normlab_path:raw|data|output}: the environment-driven default locations of normlab.paths.
     if not OmegaConf.has_resolver("normlab_path"):
         OmegaConf.register_new_resolver("normlab_path", lambda which: str(getattr(paths, f"{which}_dir")()))
+    # ${normlab_searchpath:}: train.yaml's hydra.searchpath, the user's config folder when there is one.
+    if not OmegaConf.has_resolver("normlab_searchpath"):
+        OmegaConf.register_new_resolver("normlab_searchpath", _user_searchpath)
 
 
 def check_job(cfg: Mapping[str, Any]) -> None:

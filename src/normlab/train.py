@@ -86,7 +86,13 @@ def _output_problem(argv: list[str]) -> str | None:
 
 
 def main() -> None:
+    from normlab.config import ConfigError, check_user_conf
+
     argv = sys.argv[1:]
+    try:  # before Hydra composes anything or makes a folder
+        check_user_conf()
+    except ConfigError as err:
+        sys.exit(f"normlab-train: {err}")
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion") for a in argv):
         problem = _output_problem(argv)
         if problem:

@@ -17,7 +17,3 @@ def require_file(path: Path, remedy: str) -> Path:
     if not Path(path).is_file():
         raise missing_input(path, remedy)
     return Path(path)
-
-
-# The name used before the data plumbing had its own package.
-DataMissingError = MissingInputError

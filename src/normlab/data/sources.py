@@ -180,13 +180,6 @@ HUB_SOURCES: dict[str, HubSource] = {
 }
 
 
-def find_hub_source(dataset: str) -> HubSource:
-    if dataset not in HUB_SOURCES:
-        raise KeyError(f"{dataset} has no Hugging Face source; dataset.source=hf works for: "
-                       + ", ".join(HUB_SOURCES))
-    return HUB_SOURCES[dataset]
-
-
 def find_source(dataset: str, filename: str) -> Source:
     for entry in SOURCES[dataset]:
         if entry.filename == filename:

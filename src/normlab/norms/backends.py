@@ -62,10 +62,6 @@ def triton_kernels():
     return _KERNELS
 
 
-def triton_available() -> bool:
-    return _triton_import_error() is None
-
-
 def _triton_problem(x: torch.Tensor) -> str | None:
     if x.dtype not in _KERNEL_DTYPES:
         return f"the Triton kernels take float32/float16/bfloat16 tensors, got {x.dtype}"

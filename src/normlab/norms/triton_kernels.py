@@ -31,7 +31,6 @@ else:  # the interpreter has no libdevice; _tanh uses its exp form instead
 
 # Rows longer than this do not fit one program's registers (float32: 256 KiB per row).
 MAX_FUSED_SIZE = 65536
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _MODES = {"full": 0, "detach_mean": 1, "detach_std": 2, "detach_both": 3}
 
 

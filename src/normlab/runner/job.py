@@ -454,9 +454,3 @@ def _summarize_losses(result: dict) -> None:
     valid = [r["valid_loss"] for r in rows if r.get("valid_loss") is not None and math.isfinite(r["valid_loss"])]
     result["train_loss"] = train[-1] if train else None
     result["valid_loss"] = min(valid) if valid else None
-
-
-def read_json(path: Path):
-    import json
-
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
