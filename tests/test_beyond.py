@@ -44,7 +44,7 @@ def test_the_report_and_findings_show_them(tmp_path):
     doc = json.loads((out / "verdicts.json").read_text())
     assert {r["variant"] for r in doc["beyond"]} == {"rmsnorm"}
     summary = (out / "summary.md").read_text()
-    assert "**RMSNorm** (beyond the paper), test metric against LN, paper data (1): better on 1" in summary
+    assert "**RMSNorm** (beyond the paper). Test metric against LN: paper data (1): better on 1" in summary
     assert "Over-fitting signature against LN (higher train loss and lower valid loss) on 1: rt" in summary
     assert "## Beyond the paper" in (out / "findings.md").read_text()
     assert "## Beyond the paper" in (out / "report.md").read_text()

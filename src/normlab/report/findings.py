@@ -355,9 +355,9 @@ def beyond_bullets(rows) -> list[str]:
                 per_kind.append(f"{KIND_TEXT.get(kind, kind)} ({len(k)}): "
                                 + ", ".join(f"{v} on {n}" for v, n in counts.items() if n)
                                 + (f" ({detail})" if detail else ""))
-            parts.append(f"against {short}, " + "; ".join(per_kind))
+            parts.append(f"Test metric against {short}: " + "; ".join(per_kind))
         signature = _beyond_signature(rows, variant)
-        out.append(f"- **{VARIANT_NAMES.get(variant, variant)}** (beyond the paper), test metric " + ". ".join(parts)
+        out.append(f"- **{VARIANT_NAMES.get(variant, variant)}** (beyond the paper). " + ". ".join(parts)
                    + (f". Over-fitting signature against LN (higher train loss and lower valid loss) on "
                       f"{len(signature)}: {_names(signature)}" if signature else "") + ".")
     return out
