@@ -51,7 +51,8 @@ def signature_defaults(cls: type) -> dict:
         return {}
     out = {}
     for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is p.empty:
+        # device and dtype (torch's factory arguments) place the module; they are no options of the norm
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is p.empty or p.name in ("device", "dtype"):
             continue
         try:
             json.dumps(p.default)
