@@ -17,7 +17,7 @@ USER 1000:1000
 WORKDIR /opt/normlab
 
 # Dependencies first, so that code changes rebuild only the last layers.
-COPY --chown=normlab:normlab requirements.lock requirements-fairseq.txt pyproject.toml README.md ./
+COPY --chown=normlab:normlab requirements.lock requirements-fairseq.txt requirements-test.txt pyproject.toml README.md ./
 COPY --chown=normlab:normlab scripts/install.sh scripts/install.sh
 COPY --chown=normlab:normlab src src
 RUN python -m venv .venv && bash scripts/install.sh .venv/bin/python

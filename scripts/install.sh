@@ -21,6 +21,8 @@ if [ "$("$PY" -c 'import importlib.metadata as m; print(m.version("fairseq-fixed
 fi
 
 "$PY" -m pip install --quiet --no-deps --no-build-isolation -e .
+# Test-only packages (a third-party norm for the "your own norm" tests), exact pins without dependencies.
+"$PY" -m pip install --quiet --no-deps -r requirements-test.txt
 # The fused CPU norm kernels (a C file, under a second to compile); without a compiler, the torch path runs.
 "$PY" -c 'from normlab.norms import cpu_kernels; cpu_kernels.library()'
 "$PY" -c 'import torch, fairseq, normlab.plugin; print(f"normlab ready: torch {torch.__version__}, fairseq {fairseq.__version__}")'

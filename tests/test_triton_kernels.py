@@ -17,7 +17,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from normlab.norms import backends, build_norm, cpu_kernels, reference  # noqa: E402
+from normlab.norms import backends, build_norm, cpu_kernels, registry  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 try:
@@ -81,7 +81,7 @@ def _check(name, options, x, g, dtype, calls):
 
     params = {key: p.detach().double().requires_grad_() for key, p in module.named_parameters()}
     xr = x.detach().double().requires_grad_()
-    ref = reference.forward(name, options, xr, params)
+    ref = registry.forward(name, options, xr, params)
     ref.backward(g.double())
 
     rtol, atol = TOLERANCES[dtype]

@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch.nn as nn
 
-from normlab.norms import NORMS, NormConfigError, build_norm
+from normlab.norms import CUSTOM, NORMS, TARGET, NormConfigError, build_norm
 
 NORM_SCOPES = ("all", "final_only")
 # Attention initialisation of the normlab Transformers: xavier is fairseq's; km replays the released
@@ -22,8 +22,11 @@ INIT_METHODS = ("xavier", "km")
 
 def add_norm_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("normalization (normlab)")
-    group.add_argument("--norm", default="layernorm", choices=NORMS, metavar="NAME",
-                       help="normalization in every place the model has a LayerNorm: " + ", ".join(NORMS))
+    group.add_argument("--norm", default="layernorm", choices=(*NORMS, CUSTOM), metavar="NAME",
+                       help="normalization in every place the model has a LayerNorm: " + ", ".join(NORMS)
+                            + f", or {CUSTOM} (a class of your own, --norm-target)")
+    group.add_argument("--norm-target", default=None, metavar="PACKAGE.MODULE.CLASS",
+                       help=f"with --norm {CUSTOM}: the torch.nn.Module class built as Class(dim, **options)")
     group.add_argument("--norm-scope", default="all", choices=NORM_SCOPES,
                        help="all: every norm; final_only: only the final encoder/decoder norms, "
                             "replaying the released AdaNorm code whose --lnv reached only those")
@@ -133,6 +136,8 @@ def norm_options(args) -> dict:
 def norm_factory(args) -> Callable[[int], nn.Module]:
     name = getattr(args, "norm", "layernorm")
     options = norm_options(args)
+    if name == CUSTOM:
+        options[TARGET] = getattr(args, "norm_target", None)
     steps = getattr(args, "probe_gradients", None)
     if not steps:
         return lambda dim: build_norm(name, dim, **options)
@@ -152,7 +157,10 @@ def check_norm_args(args) -> None:
     try:
         if scope not in NORM_SCOPES:
             raise NormConfigError(f"unknown norm scope {scope!r}; choose one of: {', '.join(NORM_SCOPES)}")
-        build_norm(getattr(args, "norm", "layernorm"), 8, **norm_options(args))
+        name, options = getattr(args, "norm", "layernorm"), norm_options(args)
+        if name == CUSTOM:
+            options[TARGET] = getattr(args, "norm_target", None)
+        build_norm(name, 8, **options)
     except NormConfigError as err:
         raise SystemExit(f"normlab: {err}") from None
 
@@ -169,18 +177,24 @@ def swap_norms(module: nn.Module, slots, factory: Callable[[int], nn.Module]) ->
     return swapped
 
 
-def built_norms(model: nn.Module) -> dict[str, dict]:
+def built_norms(model: nn.Module, target: str | None = None, option_names=()) -> dict[str, dict]:
     """{module path: {"name": ..., "options": {...}}} for every normalization module the model holds.
 
     What the model really has, to be checked against what the job asked for: normlab's norms report
-    their own options; a plain nn.LayerNorm (kept by final_only) shows as "layernorm".
+    their own options and width (`dim`); a plain nn.LayerNorm (kept by final_only) shows as "layernorm";
+    with `target`, a module of exactly that user class shows as "custom" with the `option_names` it keeps
+    as attributes.
     """
+    from normlab.norms.custom import module_options, resolve
     from normlab.norms.modules import NormMixin
 
+    cls = resolve(target) if target else None
     found = {}
     for path, module in model.named_modules():
-        if isinstance(module, NormMixin):
-            found[path] = {"name": module.name, "options": module.options()}
+        if cls is not None and type(module) is cls:
+            found[path] = {"name": CUSTOM, "options": module_options(module, option_names)}
+        elif isinstance(module, NormMixin):
+            found[path] = {"name": module.name, "options": module.options(), "dim": module.dim}
         elif isinstance(module, nn.LayerNorm) or type(module).__name__ == "FusedLayerNorm":
             found[path] = {"name": "layernorm", "options": {"eps": float(module.eps)}, "torch": True}
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import torch
 import torch.nn as nn
@@ -167,3 +168,27 @@ class DyT(NormMixin, nn.Module):
 
     def forward(self, x):
         return DyTFn.apply(x, self.alpha, self.weight, self.bias)
+
+
+class ScaleNorm(NormMixin, nn.Module):
+    """ScaleNorm (Nguyen & Salazar, 2019): g * x / max(||x||_2, eps), g a learnable scalar.
+
+    g starts at sqrt(dim) (g_init=None), the paper's initialisation; the torch path runs everywhere
+    (no fused kernel), computing in float32 for float16/bfloat16 inputs like the other norms.
+    """
+
+    name = "scalenorm"
+
+    def __init__(self, dim, *, g_init=None, eps=1e-5):
+        super().__init__()
+        self.dim = check_dim(self.name, dim)
+        # the default depends on the width: options() reports the value this module was built with
+        self.g_init = math.sqrt(dim) if g_init is None else check_number(self.name, "g_init", g_init)
+        self.eps = check_number(self.name, "eps", eps)
+        self.g = nn.Parameter(torch.full((1,), self.g_init))
+
+    def forward(self, x):
+        low = x.dtype in _LOW_PRECISION
+        xf = x.float() if low else x
+        out = self.g * xf / torch.linalg.vector_norm(xf, dim=-1, keepdim=True).clamp(min=self.eps)
+        return out.to(x.dtype) if low else out

@@ -1,6 +1,10 @@
 """The norms' defining formulas, composed from torch ops under autograd: the ground truth that the
 fused kernels (C, Triton) and the torch path are checked against, in the tests and in
 scripts/device_check.py. Slow (several passes per op) and meant to run in float64.
+
+Each formula is `f(x, p, **options)`: x normalized over its last dim, p the module's parameters by name
+(named_parameters), options the module's own (NormMixin.options()). The registry (registry.py) names
+each norm's formula; registry.forward and registry.max_errors apply them.
 """
 
 from __future__ import annotations
@@ -17,46 +21,46 @@ def simple(x, eps=1e-5, std="unbiased", eps_placement="std", detach_mean=False, 
     return (x - mu) / d
 
 
-def forward(name: str, options: dict, x: torch.Tensor, params: dict) -> torch.Tensor:
-    """Norm `name` built with `options`, applied to x with parameters {name: tensor} (named_parameters)."""
-    options = dict(options)
-    if name == "none":
-        return x
-    if name == "layernorm":
-        options.setdefault("std", "biased")
-        options.setdefault("eps_placement", "variance")
-        return simple(x, **options) * params["weight"] + params["bias"]
-    if name == "layernorm_simple":
-        return simple(x, **options)
-    if name in ("detach_mean", "detach_std", "detachnorm"):
-        return simple(x, **options, detach_mean=name != "detach_std", detach_std=name != "detach_mean")
-    if name == "adanorm":  # z = C * (1 - k*y) * y with (1 - k*y) detached
-        scale, k = options.pop("scale", 2.0), options.pop("k", 0.1)
-        y = simple(x, **options)
-        return scale * (1 - k * y).detach() * y
-    if name in ("rmsnorm", "rmsnorm_simple"):
-        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + options.get("eps", 1e-6))
-        return y * params["weight"] if name == "rmsnorm" else y
-    if name == "dyt":
-        return params["weight"] * torch.tanh(params["alpha"] * x) + params["bias"]
-    raise ValueError(f"no reference formula for norm {name!r}")
+def identity(x, p):
+    return x
 
 
-def max_errors(module: torch.nn.Module, name: str, options: dict, x: torch.Tensor, g: torch.Tensor) -> dict:
-    """Max |module - formula| of the output, the input gradient and the parameter gradients.
+def layernorm(x, p, eps=1e-5, std="biased", eps_placement="variance"):
+    return simple(x, eps, std, eps_placement) * p["weight"] + p["bias"]
 
-    The formula runs in float64 on the same (possibly low-precision) x, g and parameters.
-    """
-    xx = x.detach().clone().requires_grad_()
-    module.zero_grad(set_to_none=True)
-    y = module(xx)
-    y.backward(g)
-    params = {key: p.detach().double().requires_grad_() for key, p in module.named_parameters()}
-    xr = x.detach().double().requires_grad_()
-    ref = forward(name, options, xr, params)
-    ref.backward(g.double())
-    out = {"forward": (y.double() - ref).abs().max().item(), "grad_input": (xx.grad.double() - xr.grad).abs().max().item()}
-    if params:
-        out["grad_params"] = max((p.grad.double() - params[key].grad).abs().max().item()
-                                 for key, p in module.named_parameters())
-    return out
+
+def layernorm_simple(x, p, **moments):
+    return simple(x, **moments)
+
+
+def detach_mean(x, p, **moments):
+    return simple(x, **moments, detach_mean=True)
+
+
+def detach_std(x, p, **moments):
+    return simple(x, **moments, detach_std=True)
+
+
+def detachnorm(x, p, **moments):
+    return simple(x, **moments, detach_mean=True, detach_std=True)
+
+
+def adanorm(x, p, scale=2.0, k=0.1, **moments):
+    y = simple(x, **moments)
+    return scale * (1 - k * y).detach() * y  # z = C * (1 - k*y) * y with (1 - k*y) detached
+
+
+def rmsnorm_simple(x, p, eps=1e-6):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def rmsnorm(x, p, eps=1e-6):
+    return rmsnorm_simple(x, p, eps) * p["weight"]
+
+
+def dyt(x, p, alpha_init=0.5):
+    return p["weight"] * torch.tanh(p["alpha"] * x) + p["bias"]
+
+
+def scalenorm(x, p, g_init=None, eps=1e-5):
+    return p["g"] * x / x.norm(dim=-1, keepdim=True).clamp(min=eps)

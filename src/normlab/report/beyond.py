@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from normlab.norms.registry import PAPER_NORMS as _PAPER_NORMS
 from normlab.report.stats import DatasetCells, equivalent_of, margin_of, paired_contrast
 
-# The paper's own variants (Tables 1-4); every other default-option norm is "beyond the paper".
-PAPER_NORMS = ("none", "layernorm", "layernorm_simple", "detach_mean", "detach_std", "detachnorm", "adanorm")
+# The paper's own variants (Tables 1-4, the registry's `paper`); every other default-option norm is "beyond the paper".
+PAPER_NORMS = _PAPER_NORMS
 BASELINES = (("layernorm", "LN"), ("layernorm_simple", "LN-simple"))
 WORDS = {"metric": ("better", "worse"), "train_loss": ("higher", "lower"), "valid_loss": ("lower", "higher")}
 WHAT = {"metric": "test metric, {x} − {b}", "train_loss": "final train loss, {x} − {b}",

@@ -11,14 +11,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+from normlab.norms.registry import NORMS as REGISTRY_NORMS
+from normlab.norms.registry import order_of
 from normlab.runner.identity import DATASET_DOC_KEYS
 
 RESULT = "result.json"
 STATUSES = ("done", "diverged", "failed")
 # The paper's dataset order (its tables' columns), then anything else alphabetically.
 PAPER_DATASETS = ("wmt14_en_de", "iwslt14_de_en", "iwslt15_en_vi", "enwik8", "rt", "sst5", "mnist", "ptb")
-NORMS = ("none", "layernorm", "layernorm_simple", "detach_mean", "detach_std", "detachnorm", "adanorm",
-         "rmsnorm", "rmsnorm_simple", "dyt")
+NORMS = REGISTRY_NORMS  # the registry's order; a user's own norm comes after, alphabetically
 SAMPLE_SUFFIX = "_sample"
 # quick_<dataset>: the generated stand-ins of the quick grid (conf/dataset/quick_*.yaml).
 QUICK_PREFIX = "quick_"
@@ -58,6 +59,8 @@ class Job:
     deviations: list = field(default_factory=list)  # how the job differs from the paper (one line each)
     norm_options: dict | None = None  # the built norm's full options (None: an older result)
     scores: dict = field(default_factory=dict)  # result.json's `metrics`: every score the job recorded
+    norm_target: str | None = None  # a user's own norm: its class (result.json norm_target)
+    norm_defaults: dict | None = None  # a user's own norm: its constructor's defaults
 
     @property
     def job_dir(self) -> Path:
@@ -96,7 +99,7 @@ def dataset_key(dataset: str) -> tuple:
 
 
 def norm_key(norm: str) -> tuple:
-    return (NORMS.index(norm), norm) if norm in NORMS else (len(NORMS), norm)
+    return order_of(norm)
 
 
 def variant_key(job_or_label) -> tuple:
@@ -156,7 +159,9 @@ def load_job(path: Path) -> Job:
                config=dict(data.get("config") or {}), path=Path(path), kind=kind,
                deviations=[str(d) for d in deviations],
                norm_options=dict(norm_options) if isinstance(norm_options, dict) else None,
-               scores=dict(data.get("metrics") or {}) if isinstance(data.get("metrics"), dict) else {})
+               scores=dict(data.get("metrics") or {}) if isinstance(data.get("metrics"), dict) else {},
+               norm_target=str(data["norm_target"]) if data.get("norm_target") else None,
+               norm_defaults=dict(data["norm_defaults"]) if isinstance(data.get("norm_defaults"), dict) else None)
 
 
 def load_jobs(dirs: Iterable[Path]) -> tuple[list[Job], list[str]]:
@@ -185,6 +190,7 @@ def assign_labels(jobs: list[Job]) -> None:
     """Label = norm name plus whatever differs from the defaults: the norm's own options (result.json
     `norm_options`, else config.norm) against the norm library's defaults (normlab.norms.default_options), other settings against the most common value among the dataset's jobs
     (so a sweep over k, scope or lr comes out as separate rows, and the bulk keeps the plain name)."""
+    _distinct_user_norms(jobs)
     by_dataset: dict[str, list[Job]] = {}
     for job in jobs:
         by_dataset.setdefault(job.dataset, []).append(job)
@@ -202,6 +208,17 @@ def assign_labels(jobs: list[Job]) -> None:
             job.options.update({k: _fmt(f[k]) for k in modal if k in f and _fmt(f[k]) != modal[k]})
             parts = [v if k == "scope" else f"{k}={v}" for k, v in job.options.items()]
             job.label = job.norm + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _distinct_user_norms(jobs: list[Job]) -> None:
+    """Two user norms never share a label: when one name stands for two classes (or for a user class and a
+    built-in), each user norm is named by its full target instead."""
+    targets: dict[str, set] = {}
+    for job in jobs:
+        targets.setdefault(job.norm, set()).add(job.norm_target)
+    for job in jobs:
+        if job.norm_target and len(targets[job.norm]) > 1:
+            job.norm = job.norm_target
 
 
 def load_paper() -> dict[tuple[str, str], str]:
@@ -228,10 +245,12 @@ def _norm_options(job: Job) -> dict[str, str]:
     if norm.get("scope", SCOPE_DEFAULT) != SCOPE_DEFAULT:
         options["scope"] = str(norm["scope"])
     given = job.norm_options if job.norm_options is not None else \
-        {k: v for k, v in norm.items() if k not in ("name", "scope")}
-    defaults = norm_defaults(job.norm) or {}
+        {k: v for k, v in norm.items() if k not in ("name", "scope", "_target_", "label")}
+    defaults = (job.norm_defaults if job.norm_target else norm_defaults(job.norm)) or {}
     for key in sorted(given):
         value = given[key]
+        if key in defaults and defaults[key] is None and key not in norm:
+            continue  # a default the width decides (ScaleNorm's g_init), not set by the job
         if key in defaults:
             if not _same(value, defaults[key]):
                 options[key] = _fmt(value)

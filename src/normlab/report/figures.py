@@ -15,15 +15,11 @@ import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from normlab.norms.registry import color_of, label_of  # noqa: E402
 from normlab.report.collect import PROBE  # noqa: E402
 from normlab.report.stats import DatasetCells, paired_curve  # noqa: E402
 from normlab.report.tables import METRIC_NAMES, fmt_number, is_sample_of_paper, paper_value  # noqa: E402
 
-NAMES = {"none": "w/o Norm", "layernorm": "LayerNorm", "layernorm_simple": "LayerNorm-simple",
-         "detachnorm": "DetachNorm", "adanorm": "AdaNorm"}
-COLORS = {"none": "#7f7f7f", "layernorm": "#1f77b4", "layernorm_simple": "#ff7f0e", "detach_mean": "#8c564b",
-          "detach_std": "#e377c2", "detachnorm": "#2ca02c", "adanorm": "#d62728", "rmsnorm": "#9467bd",
-          "rmsnorm_simple": "#17becf", "dyt": "#bcbd22"}
 PANELS = ((("layernorm", "layernorm_simple"), "LayerNorm vs LayerNorm-simple"),
           (("layernorm", "adanorm"), "AdaNorm vs LayerNorm"))
 # A diverging run's loss can jump by orders of magnitude; past this multiple of the median loss the
@@ -73,10 +69,10 @@ def loss_figure(ds: DatasetCells, path: Path) -> Path | None:
                 x, mean, lo, hi, n = _curve(runs[norm], x_key, y_key)
                 if not x.size:
                     continue
-                ax.plot(x, mean, style, color=COLORS[norm], lw=1.8,
-                        label=f"{NAMES[norm]} {what}" + (f" (mean of {seeds} seeds)" if seeds > 1 else ""))
+                ax.plot(x, mean, style, color=color_of(norm), lw=1.8,
+                        label=f"{label_of(norm)} {what}" + (f" (mean of {seeds} seeds)" if seeds > 1 else ""))
                 if n > 1:
-                    ax.fill_between(x, lo, hi, color=COLORS[norm], alpha=0.15, lw=0)
+                    ax.fill_between(x, lo, hi, color=color_of(norm), alpha=0.15, lw=0)
                 plotted.append(mean)
                 drawn = True
         ax.set_title(title)
@@ -85,7 +81,7 @@ def loss_figure(ds: DatasetCells, path: Path) -> Path | None:
         if drawn:
             ax.legend(fontsize=8)
         else:
-            ax.text(0.5, 0.5, "no runs of " + " / ".join(NAMES[n] for n in norms if not runs[n]),
+            ax.text(0.5, 0.5, "no runs of " + " / ".join(label_of(n) for n in norms if not runs[n]),
                     ha="center", va="center", transform=ax.transAxes, color="0.4")
     axes[0].set_ylabel("loss")
     if plotted:
@@ -113,7 +109,7 @@ def metric_figure(ds: DatasetCells, paper: dict, path: Path) -> Path | None:
     finite = [v for c in ds.cells.values() for v in c.values]
     for y, label in zip(ys, labels):
         cell, norm = ds.cells[label], label.split(" ", 1)[0]
-        color = COLORS.get(norm, "black")
+        color = color_of(norm)
         if cell.has_value:
             ax.scatter(cell.values, [y] * cell.n, s=14, facecolors="none", edgecolors=color, alpha=0.7, zorder=2)
             lo, hi = cell.interval
@@ -185,9 +181,9 @@ def paired_loss_figure(ds: DatasetCells, path: Path) -> Path | None:
             if not c.x.size:
                 continue
             n = int(c.n.max())
-            ax.plot(c.x, c.mean, style, color=COLORS[norm], lw=1.8, label=f"{what} ({n} seed{'s' * (n > 1)})")
+            ax.plot(c.x, c.mean, style, color=color_of(norm), lw=1.8, label=f"{what} ({n} seed{'s' * (n > 1)})")
             if n > 1:
-                ax.fill_between(c.x, c.lo, c.hi, color=COLORS[norm], alpha=0.15 if y_key == "train_loss" else 0.08,
+                ax.fill_between(c.x, c.lo, c.hi, color=color_of(norm), alpha=0.15 if y_key == "train_loss" else 0.08,
                                 lw=0)
             drawn = True
         ax.axhline(0, color="black", lw=0.8)
@@ -339,7 +335,7 @@ def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
         return None
     fig, axes = plt.subplots(2, len(found), figsize=(3.3 * len(found), 5.6), squeeze=False, sharex=True, sharey="row")
     for col, (label, runs) in enumerate(found.items()):
-        color = COLORS.get(label.split(" ", 1)[0], "black")
+        color = color_of(label.split(" ", 1)[0])
         for row, (stat, what) in enumerate(PROBE_STATS):
             ax = axes[row][col]
             for side, style in (("in", "--"), ("out", "-")):
@@ -358,7 +354,7 @@ def probe_figure(ds: DatasetCells, path: Path) -> Path | None:
             ax.set_xscale("log")
             ax.set_yscale("log")
             if row == 0:
-                ax.set_title(NAMES.get(label, label), fontsize=9)
+                ax.set_title(label_of(label), fontsize=9)
             if row == 1:
                 ax.set_xlabel("training step (log)", fontsize=8)
             if col == 0:

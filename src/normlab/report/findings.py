@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from normlab.norms.registry import SPECS
+
 from normlab.report.stats import DatasetCells
 from normlab.report.tables import METRIC_NAMES, fmt_number, paper_value
 from normlab.report.verdicts import (NON_INFERIORITY, SHORT, SUPERIORITY, VERDICTS, Row, Verdict, aggregate_text,
@@ -24,9 +26,7 @@ SUMMARY = "summary.md"
 BEGIN, END = "<!-- findings:begin -->", "<!-- findings:end -->"
 KIND_TEXT = {"paper": "paper data", "offline_sample": "offline samples", "generated": "generated stand-ins",
              "user": "your own data"}
-VARIANT_NAMES = {"none": "w/o Norm", "layernorm": "LayerNorm", "layernorm_simple": "LayerNorm-simple",
-                 "detach_mean": "detach mean", "detach_std": "detach std", "detachnorm": "DetachNorm",
-                 "adanorm": "AdaNorm", "rmsnorm": "RMSNorm", "rmsnorm_simple": "RMSNorm-simple", "dyt": "DyT"}
+VARIANT_NAMES = {spec.name: spec.label for spec in SPECS}  # the registry's labels, in its order
 # Our LayerNorm score against the paper's: past this factor the models are far from the paper's regime.
 FAR = 2.0
 # A probe's gradient leaving the norm has "zero mean" when its mean |row mean| is this small a fraction

@@ -22,13 +22,13 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
+from normlab.norms.registry import SPECS
 from normlab.report.collect import KINDS, PAPER_DATASETS
 from normlab.report.stats import (FAILED_SCORE, LEVEL, MARGINS, WORST_STAND_IN, DatasetCells, equivalent_of, margin_of,
                                   paired_contrast, seeds_needed, sign_test, verdict_of)
 from normlab.report.tables import METRIC_NAMES, PAPER_METRICS, fmt_number
 
-SHORT = {"none": "w/o Norm", "layernorm": "LN", "layernorm_simple": "LN-simple", "detachnorm": "DetachNorm",
-         "adanorm": "AdaNorm"}
+SHORT = {spec.name: spec.short for spec in SPECS}  # the registry's short labels
 VERDICTS = ("supported", "contradicted", "inconclusive")
 COMPARISONS = ("metric", "train_loss", "valid_loss")
 

@@ -237,7 +237,7 @@ def recipe_deviations(cfg: Mapping[str, Any], options: Mapping[str, Any] | None 
     paper's or the recipe's (setting_lines), debug=smoke, norm.scope and norm options, AdaNorm's unknown C,
     and the settings the dataset marks `our choice` in `dataset.provenance` where the paper gives none.
     `reference`: the recipe and what set each setting (see setting_lines)."""
-    from normlab.norms import build_norm
+    from normlab.norms import CUSTOM, default_options
 
     dataset, norm = cfg["dataset"], cfg["norm"]
     out = [str(d) for d in dataset.get("deviations") or []]
@@ -252,9 +252,8 @@ def recipe_deviations(cfg: Mapping[str, Any], options: Mapping[str, Any] | None 
     if norm.get("scope", "all") != "all":
         out.append(f"norm.scope={norm['scope']}: the variant only in the final norms, the per-layer norms "
                    "affine LayerNorm (the released code's behaviour, not the paper's description)")
-    if options is not None:
-        module = build_norm(norm["name"], 8)
-        default = module.options() if hasattr(module, "options") else {}
+    if options is not None and norm["name"] != CUSTOM:  # a user's norm has no official form to differ from
+        default = default_options(norm["name"])
         changed = {k: v for k, v in dict(options).items() if default.get(k) != v and not (
             norm["name"] == "adanorm" and k == "scale")}
         if changed:

@@ -28,8 +28,17 @@ def identity_hash(cfg: Mapping[str, Any]) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
+def norm_label(norm: Mapping[str, Any]) -> str:
+    """What the job folder, W&B and the report call the norm: a built-in's name; for a user's own
+    (norm=custom), norm.label, else the class name of norm._target_. Two user norms that share a label
+    still get two job folders, the hash below including their targets and options."""
+    if norm.get("name") == "custom":
+        return str(norm.get("label") or str(norm.get("_target_") or "custom").rsplit(".", 1)[-1])
+    return str(norm["name"])
+
+
 def job_name(cfg: Mapping[str, Any]) -> str:
-    return f"{cfg['dataset']['name']}/{cfg['norm']['name']}/seed{cfg['seed']}"
+    return f"{cfg['dataset']['name']}/{norm_label(cfg['norm'])}/seed{cfg['seed']}"
 
 
 def job_dir(cfg: Mapping[str, Any], output_root: Path) -> Path:
@@ -37,5 +46,5 @@ def job_dir(cfg: Mapping[str, Any], output_root: Path) -> Path:
 
     Each experiment (group) keeps its own tree, which is what normlab-report reads.
     """
-    return (Path(output_root) / cfg.get("group", "default") / cfg["dataset"]["name"] / cfg["norm"]["name"]
+    return (Path(output_root) / cfg.get("group", "default") / cfg["dataset"]["name"] / norm_label(cfg["norm"])
             / f"seed{cfg['seed']}-{identity_hash(cfg)}")

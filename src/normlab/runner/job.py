@@ -18,7 +18,7 @@ from normlab.families import Paths, get_family
 from normlab.runner.history import EpochHistory
 from normlab.runner.deviations import (  # noqa: F401  (PROVENANCE_KINDS, DATA_KIND_DEVIATIONS: for callers)
     DATA_KIND_DEVIATIONS, PROVENANCE_KINDS, DataKindError, check_data_kind, data_kind, recipe_deviations)
-from normlab.runner.identity import job_dir, job_name
+from normlab.runner.identity import job_dir, job_name, norm_label
 from normlab.runner.lock import JobBusyError, job_lock  # noqa: F401  (JobBusyError: for callers)
 from normlab.runner.progress import JobProgress
 from normlab.runner.result import RESULT, DamagedFileError, load_json, read_result, result_damage, write_json_atomic
@@ -67,11 +67,13 @@ def skip_reason(cfg: Mapping[str, Any]) -> str | None:
 
 
 # The keys of `norm` that are not options of the norm module itself.
-NORM_SELECTORS = ("name", "scope")
+NORM_SELECTORS = ("name", "scope", "_target_", "label")
+# Folder names and W&B job types: a user norm's label must be usable as both.
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+=")
 
 
 def norm_options(norm: Mapping[str, Any]) -> dict:
-    """Every key of the job's `norm` but name and scope: options for build_norm, passed unchanged."""
+    """Every key of the job's `norm` but its selectors: options for the norm's constructor, passed unchanged."""
     return {k: v for k, v in norm.items() if k not in NORM_SELECTORS}
 
 
@@ -79,45 +81,91 @@ def norm_argv(norm: Mapping[str, Any]) -> list[str]:
     from normlab.fairseq_adapter.args import encode_options
 
     argv = ["--norm", norm["name"], "--norm-scope", norm.get("scope", "all")]
+    if norm["name"] == "custom":
+        argv += ["--norm-target", str(norm.get("_target_"))]
     options = norm_options(norm)
     return argv + (["--norm-options", encode_options(options)] if options else [])
 
 
 def check_norm(norm: Mapping[str, Any]) -> dict:
-    """Validate the job's norm before anything runs; returns the options the built module reports,
-    defaults included (what result.json records as norm_options)."""
+    """Validate the job's norm once, before anything runs (a custom norm's class is imported and built);
+    returns the options given plus the constructor's defaults, what result.json records as norm_options
+    until the trained model reports them at its real width (verify_model_norms). A default that depends
+    on the width (ScaleNorm's g_init) stays None here rather than be evaluated at a made-up one."""
     from normlab.fairseq_adapter.args import NORM_SCOPES
-    from normlab.norms import NormConfigError, build_norm
+    from normlab.norms import CUSTOM, NORMS, REGISTRY, TARGET, NormConfigError, build_norm, default_options
 
     if norm.get("scope", "all") not in NORM_SCOPES:
         raise JobConfigError(f"norm.scope={norm.get('scope')!r} is not one of: {', '.join(NORM_SCOPES)}")
+    given = norm_options(norm)
     try:
-        module = build_norm(norm["name"], 8, **norm_options(norm))
+        if norm["name"] == CUSTOM:
+            label = norm_label(norm)
+            if label in NORMS or label == CUSTOM or not set(label) <= _LABEL_CHARS:
+                raise NormConfigError(f"norm.label={label!r} must differ from the built-in norms' names and "
+                                      "use only letters, digits and _.-+=")
+            build_norm(CUSTOM, 8, **{TARGET: norm.get(TARGET)}, **given)
+            return {**default_options(CUSTOM, norm.get(TARGET)), **given}
+        module = build_norm(norm["name"], 8, **given)
     except NormConfigError as err:
-        raise JobConfigError(f"norm: {err}") from None
-    return module.options() if hasattr(module, "options") else {}
+        raise JobConfigError(f"norm: {err}" if not str(err).startswith("norm.") else str(err)) from None
+    options = module.options() if hasattr(module, "options") else {}
+    for key, default in REGISTRY[norm["name"]].defaults().items():
+        if default is None and key not in given:
+            options[key] = None
+    return options
+
+
+def norm_provenance(norm: Mapping[str, Any]) -> dict:
+    """For a user's norm: result.json's norm_target, the package (and version) that provides it, and
+    the constructor's defaults (what the report's labels compare the options with); {} for a built-in."""
+    from normlab.norms import CUSTOM, TARGET
+    from normlab.norms.custom import provider, resolve, signature_defaults
+
+    if norm["name"] != CUSTOM:
+        return {}
+    cls = resolve(norm[TARGET])
+    return {"norm_target": norm[TARGET], "norm_provider": provider(cls), "norm_defaults": signature_defaults(cls)}
 
 
 def verify_model_norms(checkpoint: Path, data_bin: Path, norm: Mapping[str, Any], expected: Mapping[str, Any]) -> dict:
     """What the trained model really holds, checked against the job's norm: every norm the scope gives
     the variant must be that variant with exactly these options (a setting the model silently dropped
-    would otherwise be recorded as if it had an effect)."""
+    would otherwise be recorded as if it had an effect). `options` in the answer: the options its norms
+    were built with at the model's real width (by_width too when they differ between widths)."""
     from normlab.fairseq_adapter.args import built_norms
     from normlab.fairseq_adapter.checkpoints import load_checkpoint
+    from normlab.norms import CUSTOM, TARGET
 
     model = load_checkpoint(checkpoint, data_bin, cpu=True)[0]
-    found = built_norms(model)
+    custom = norm["name"] == CUSTOM
+    found = built_norms(model, target=norm.get(TARGET) if custom else None, option_names=norm_options(norm))
     variant = {path: n for path, n in found.items() if n["name"] == norm["name"] and not n.get("torch")}
     if norm["name"] == "layernorm":
         variant = {path: n for path, n in found.items() if n["name"] == "layernorm"}
+    what = norm.get(TARGET) if custom else norm["name"]
     if norm["name"] != "none" and not variant:
-        raise RuntimeError(f"the trained model holds no {norm['name']} module: the norm setting had no effect")
-    wrong = {path: n["options"] for path, n in variant.items()
-             if not n.get("torch") and n["options"] != dict(expected)}
+        raise RuntimeError(f"the trained model holds no {what} module: the norm setting had no effect")
+    # None: a default the width decides; a user class is checked on the options it was given and keeps
+    # under the same name
+    checked = norm_options(norm) if custom else {k: v for k, v in dict(expected).items() if v is not None}
+    wrong = {path: n["options"] for path, n in variant.items() if not n.get("torch")
+             and any(k in n["options"] and n["options"][k] != v for k, v in checked.items())}
     if wrong:
         path, options = next(iter(wrong.items()))
         raise RuntimeError(f"model norm {path} has options {options}, but the job asked for {dict(expected)}")
-    return {"total": len(found), "variant": len(variant)}
+    out = {"total": len(found), "variant": len(variant)}
+    if not custom:
+        by_width = {}
+        for n in variant.values():
+            if not n.get("torch") and "dim" in n:
+                by_width.setdefault(str(n["dim"]), n["options"])
+        if by_width:
+            first = next(iter(by_width.values()))
+            out["options"] = first
+            if any(o != first for o in by_width.values()):
+                out["options_by_width"] = by_width
+    return out
 
 
 def probe_argv(cfg: Mapping[str, Any], job_root: Path) -> list[str]:
@@ -282,6 +330,7 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
         return read_result(root)
 
     options = check_norm(cfg["norm"])
+    provenance = norm_provenance(cfg["norm"])
     try:
         fairseq_run.check_single_task()
     except ValueError as err:
@@ -310,7 +359,7 @@ def run_job(cfg: Mapping[str, Any], say: Callable[[str], None] = print,
     except ValueError as err:
         raise JobConfigError(str(err) + _config_keys_of_flags(cfg, str(err))) from None
     job = _Job(spec=spec, prepared=prepared, argv=argv, options=options, overrides=overrides, progress=progress,
-               reference=reference)
+               reference=reference, provenance=provenance)
     try:
         root.mkdir(parents=True, exist_ok=True)
         with job_lock(root, say=lambda line: say(f"{name}: {line}")):
@@ -342,6 +391,7 @@ class _Job:
     overrides: Sequence[str] | None
     progress: bool | None
     reference: Mapping[str, Any] | None = None
+    provenance: Mapping[str, Any] | None = None
 
 
 def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Callable[[str], None], job: _Job) -> dict:
@@ -358,8 +408,8 @@ def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Call
     say(f"{'resume' if resuming else 'start'} {name} in {root}")
 
     rows = _history_rows(root, name, say) if resuming else []
-    result = {"dataset": cfg["dataset"]["name"], "norm": cfg["norm"]["name"], "seed": cfg["seed"],
-              "norm_options": options, "data_kind": data_kind(cfg["dataset"]),
+    result = {"dataset": cfg["dataset"]["name"], "norm": norm_label(cfg["norm"]), "seed": cfg["seed"],
+              "norm_options": options, **(job.provenance or {}), "data_kind": data_kind(cfg["dataset"]),
               "deviations": recipe_deviations(cfg, options, job.reference),
               "overrides": list(overrides) if overrides is not None else None,
               "status": "failed", "metric": {"name": family.metric.name, "value": None,
@@ -373,7 +423,7 @@ def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Call
     file_log.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
     logging.getLogger().addHandler(file_log)
     with wandb_run(cfg.get("logger"), root, name=name, group=cfg.get("group", "default"),
-                   job_type=cfg["norm"]["name"], config=cfg) as run:
+                   job_type=norm_label(cfg["norm"]), config=cfg) as run:
         shown = JobProgress(name, cfg.get("trainer") or {}, enabled=progress)
         last_update = {"n": 0}
 
@@ -411,6 +461,10 @@ def _run_locked(cfg: Mapping[str, Any], root: Path, name: str, family, say: Call
             else:
                 best = root / CHECKPOINTS / "checkpoint_best.pt"
                 result["norm_modules"] = verify_model_norms(best, prepared.data_bin, cfg["norm"], options)
+                # the options at the model's real width (a width-dependent default is known only now)
+                result["norm_options"] = result["norm_modules"].pop("options", options)
+                if "options_by_width" in result["norm_modules"]:
+                    result["norm_options_by_width"] = result["norm_modules"].pop("options_by_width")
                 scores = family.evaluate(spec, prepared, best, root, dict(cfg.get("eval") or {}))
                 result["metrics"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
                 result["metrics_info"] = {k: v for k, v in scores.items() if not isinstance(v, (int, float))}

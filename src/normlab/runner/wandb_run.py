@@ -13,7 +13,7 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from normlab.runner.identity import identity_hash
+from normlab.runner.identity import identity_hash, norm_label
 
 
 class NullRun:
@@ -44,14 +44,14 @@ class WandbRun:
 
 def run_id(cfg: Mapping[str, Any]) -> str:
     """From the job's identity: the same job maps to the same run wherever its folder lives."""
-    key = (f"{cfg.get('group', 'default')}/{cfg['dataset']['name']}/{cfg['norm']['name']}/"
+    key = (f"{cfg.get('group', 'default')}/{cfg['dataset']['name']}/{norm_label(cfg['norm'])}/"
            f"seed{cfg['seed']}-{identity_hash(cfg)}")
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def tags(cfg: Mapping[str, Any], extra=()) -> list[str]:
     """dataset, norm and experiment (group), then the logger's own tags; W&B tags are at most 64 characters."""
-    found = [str(cfg["dataset"]["name"]), str(cfg["norm"]["name"]), str(cfg.get("group", "default")), *map(str, extra)]
+    found = [str(cfg["dataset"]["name"]), norm_label(cfg["norm"]), str(cfg.get("group", "default")), *map(str, extra)]
     return list(dict.fromkeys(t[:64] for t in found))
 
 
