@@ -15,11 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from normlab.norms.registry import SPECS
-
 from normlab.report.stats import DatasetCells
 from normlab.report.tables import METRIC_NAMES, fmt_number, paper_value
 from normlab.report.verdicts import (NON_INFERIORITY, SHORT, SUPERIORITY, VERDICTS, Row, Verdict, aggregate_text,
-                                     interval_text)
+                                     interval_text, signed)
 
 FINDINGS = "findings.md"
 SUMMARY = "summary.md"
@@ -45,15 +44,10 @@ def _verdict_counts(rows: list[Row]) -> str:
 
 def _row_brief(r: Row) -> str:
     metric = r.metric if r.comparison == "metric" else "loss"
-    est = _signed(r.estimate, metric)
+    est = signed(r.estimate, metric)
     if r.ci_low is None:
         return f"{r.dataset} {est} (1 seed)"
-    return f"{r.dataset} {est} [{_signed(r.ci_low, metric)}, {_signed(r.ci_high, metric)}]"
-
-
-def _signed(x: float, metric: str) -> str:
-    text = fmt_number(abs(x), metric)
-    return ("−" if x < 0 and float(text) != 0 else "+") + text
+    return f"{r.dataset} {est} [{signed(r.ci_low, metric)}, {signed(r.ci_high, metric)}]"
 
 
 def _kinds(rows: list[Row]) -> list[str]:
@@ -405,7 +399,7 @@ def findings_md(jobs, data, paper, verdicts, dirs, beyond=()) -> str:
                   "|:---|:---|:---|:---|:---|:---|"]
         for r in metric_rows:
             test = "non-inferiority (> −" + f"{r.margin:g})" if r.test == NON_INFERIORITY else "superiority (> 0)"
-            theirs = "–" if r.paper_estimate is None else _signed(r.paper_estimate, r.metric)
+            theirs = "–" if r.paper_estimate is None else signed(r.paper_estimate, r.metric)
             lines.append(f"| {r.dataset} | {r.kind} | {test} | {interval_text(r)} | {r.verdict} | {theirs} |")
         if c.signature:
             lines += ["", f"Over-fitting signature ({SHORT[c.variant]} against LN; the paper: higher final train loss, "

@@ -244,7 +244,7 @@ def build_verdicts(data: dict[str, DatasetCells], paper: dict, outcomes: bool = 
     return verdicts
 
 
-def _signed(x: float | None, metric: str) -> str:
+def signed(x: float | None, metric: str) -> str:
     if x is None:
         return "–"
     text = fmt_number(abs(x), metric)
@@ -253,10 +253,10 @@ def _signed(x: float | None, metric: str) -> str:
 
 def interval_text(row: Row) -> str:
     metric = row.metric if row.comparison == "metric" else "loss"
-    est = _signed(row.estimate, metric)
+    est = signed(row.estimate, metric)
     if row.ci_low is None:
         return f"{est} (n={row.n_seeds}, no interval)"
-    return f"{est} [{_signed(row.ci_low, metric)}, {_signed(row.ci_high, metric)}] (95% {row.method}, n={row.n_seeds})"
+    return f"{est} [{signed(row.ci_low, metric)}, {signed(row.ci_high, metric)}] (95% {row.method}, n={row.n_seeds})"
 
 
 def margins_markdown() -> str:
@@ -316,7 +316,7 @@ def to_markdown(verdicts: list[Verdict]) -> str:
                           "paper | seeds needed | notes |", "|:---|:---|:---|:---|:---|:---|:---|:---|:---|:---|"]
             for r in v.rows:
                 what = COMPARISON_TEXT[r.comparison].format(v=SHORT[c.variant])
-                paper = "–" if r.paper_estimate is None else _signed(r.paper_estimate, r.metric)
+                paper = "–" if r.paper_estimate is None else signed(r.paper_estimate, r.metric)
                 if r.paper_estimate is not None and r.comparable != "comparable":
                     paper += f" ({r.comparable})"
                 eq = f"{'yes' if r.equivalent else 'no'} (±{r.margin:g})" if r.margin is not None else "–"
