@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from normlab.norms.registry import PAPER_NORMS as _PAPER_NORMS
-from normlab.report.stats import DatasetCells, equivalent_of, margin_of, paired_contrast
+from normlab.report.stats import DatasetCells, equivalent_of, margin_of, orientation, paired_contrast, verdict_of
 
 # The paper's own variants (Tables 1-4, the registry's `paper`); every other default-option norm is "beyond the paper".
 PAPER_NORMS = _PAPER_NORMS
@@ -60,16 +60,12 @@ def beyond_rows(data: dict[str, DatasetCells]) -> list[BeyondRow]:
                 if not all(ds.cells.get(n) and ds.cells[n].has_data for n in (variant, baseline)):
                     continue
                 for comparison in WORDS:
-                    if comparison == "metric":
-                        sign = 1.0 if ds.higher_is_better else -1.0
-                    else:
-                        sign = 1.0 if comparison == "train_loss" else -1.0
-                    c = paired_contrast(ds, {variant: 1.0, baseline: -1.0}, comparison, sign)
+                    c = paired_contrast(ds, {variant: 1.0, baseline: -1.0}, comparison,
+                                        orientation(comparison, ds.higher_is_better))
                     if c.estimate is None:
                         continue
                     up, down = WORDS[comparison]
-                    verdict = "inconclusive" if c.ci is None else up if c.ci[0] > 0 else down if c.ci[1] < 0 \
-                        else "inconclusive"
+                    verdict = {"supported": up, "contradicted": down}.get(verdict_of(c.ci), "inconclusive")
                     margin = margin_of(comparison, ds.metric)
                     rows.append(BeyondRow(variant, baseline, ds.name, ds.kind, comparison, c.estimate,
                                           c.ci[0] if c.ci else None, c.ci[1] if c.ci else None, c.n_seeds, verdict,

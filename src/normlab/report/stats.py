@@ -69,6 +69,14 @@ def verdict_of(ci: tuple[float, float] | None) -> str:
     return "inconclusive"
 
 
+def orientation(comparison: str, higher_is_better: bool) -> float:
+    """The sign that makes a contrast positive in the expected direction: a better metric, a higher final
+    train loss, a lower best valid loss (the over-fitting signature of gain and bias)."""
+    if comparison == "metric":
+        return 1.0 if higher_is_better else -1.0
+    return 1.0 if comparison == "train_loss" else -1.0
+
+
 def equivalent_of(ci: tuple[float, float] | None, margin: float | None) -> bool:
     """TOST: both one-sided tests reject |difference| >= margin, i.e. the interval lies inside +-margin."""
     return ci is not None and margin is not None and -margin < ci[0] and ci[1] < margin

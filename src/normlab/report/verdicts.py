@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from normlab.norms.registry import SPECS
 from normlab.report.collect import KINDS, PAPER_DATASETS
 from normlab.report.stats import (FAILED_SCORE, LEVEL, MARGINS, WORST_STAND_IN, DatasetCells, equivalent_of, margin_of,
-                                  paired_contrast, seeds_needed, sign_test, verdict_of)
+                                  orientation, paired_contrast, seeds_needed, sign_test, verdict_of)
 from normlab.report.tables import METRIC_NAMES, PAPER_METRICS, fmt_number
 
 SHORT = {spec.name: spec.short for spec in SPECS}  # the registry's short labels
@@ -167,11 +167,6 @@ def summarize_rows(claim: int, kind: str, comparison: str, rows: list[Row], test
             "p_contradicted": sign_test(counts["contradicted"], decided)}
 
 
-def _orientation(claim: Claim, comparison: str, higher_is_better: bool) -> float:
-    if comparison == "metric":
-        return 1.0 if higher_is_better else -1.0
-    return 1.0 if comparison == "train_loss" else -1.0
-
 
 def paper_estimate(claim: Claim, paper: dict, dataset: str) -> float | None:
     """The claim's contrast on the paper's own (single-run) numbers; a 'diverge' takes FAILED_SCORE,
@@ -200,7 +195,7 @@ def claim_rows(claim: Claim, ds: DatasetCells, paper: dict, outcomes: bool = Tru
     weights = dict(claim.weights)
     rows = []
     for comparison in COMPARISONS if claim.signature else ("metric",):
-        sign = _orientation(claim, comparison, ds.higher_is_better)
+        sign = orientation(comparison, ds.higher_is_better)
         c = paired_contrast(ds, weights, comparison, sign, names=SHORT, outcomes=outcomes)
         if c.estimate is None:
             if comparison == "metric":
